@@ -1,0 +1,41 @@
+# The two set-up commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test install install-test static demo serve bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+# MapLibre GL JS from the npm registry, copied into the package's static files.
+static:
+	scripts/build_static.sh
+
+# Install, build the demo database if absent, serve http://127.0.0.1:8000
+run: install static
+	$(BIN)/landcycle demo --if-empty
+	$(BIN)/landcycle serve --host 127.0.0.1 --port 8000
+
+# Install test extras and run the whole suite (PostgreSQL half runs when
+# LANDCYCLE_TEST_PG_URL is set — .ci/run sets it).
+test: install-test static
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python benchmarks/demo_generation.py
+
+clean:
+	rm -rf $(VENV) var src/landcycle/faces/web/static/vendor web/node_modules

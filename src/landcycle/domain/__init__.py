@@ -1,0 +1,1 @@
+"""Pure domain layer: value types, units, identifiers and geometry rules. No I/O."""

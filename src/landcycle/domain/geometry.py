@@ -1,0 +1,134 @@
+"""Geometry rules: canonical CRS, Gauss-Krüger zone choice, areas, validity.
+
+Geometries are stored in CGCS2000 geographic coordinates (EPSG:4490, lon/lat order).
+Areas are never computed in degrees: each parcel is projected into the CGCS2000
+3-degree Gauss-Krüger zone of its own centroid (DOMAIN.md §2) with pyproj, then
+measured with shapely. Pure computation, no I/O.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import shapely
+from pyproj import CRS, Transformer
+from shapely.geometry.base import BaseGeometry
+
+#: The canonical storage CRS: CGCS2000 geographic.
+CANONICAL_EPSG = 4490
+#: Web maps: WGS84. CGCS2000 and WGS84 differ by centimetres here.
+WGS84_EPSG = 4326
+
+# CGCS2000 3-degree Gauss-Krüger zones 25..45 (central meridians 75°E..135°E):
+# EPSG:4513..4533 carry the zone number in the easting, EPSG:4534..4554 do not.
+_GK3_FIRST_ZONE, _GK3_LAST_ZONE = 25, 45
+_GK3_PREFIXED_BASE, _GK3_PLAIN_BASE = 4513, 4534
+
+
+def gk3_zone(lon: float) -> int:
+    """The 3-degree zone number whose central meridian (3°·n) is nearest to ``lon``."""
+    zone = int(np.floor(lon / 3.0 + 0.5))
+    if not _GK3_FIRST_ZONE <= zone <= _GK3_LAST_ZONE:
+        raise ValueError(f"经度 {lon:.6f} 不在中国CGCS2000三度带范围（73.5°E–136.5°E）内")
+    return zone
+
+
+def gk3_epsg(lon: float, zone_prefix: bool = False) -> int:
+    """EPSG code of the CGCS2000 3-degree GK projection for a longitude.
+
+    Xuchang (114°E) → EPSG:4547, or EPSG:4526 with the zone number prefixed to the easting.
+    """
+    zone = gk3_zone(lon)
+    base = _GK3_PREFIXED_BASE if zone_prefix else _GK3_PLAIN_BASE
+    return base + zone - _GK3_FIRST_ZONE
+
+
+@lru_cache(maxsize=64)
+def _transformer(src: int, dst: int) -> Transformer:
+    return Transformer.from_crs(CRS.from_epsg(src), CRS.from_epsg(dst), always_xy=True)
+
+
+def project(geom, src_epsg: int, dst_epsg: int):
+    """Reproject a geometry (or numpy array of geometries) with pyproj, lon/lat order."""
+    if src_epsg == dst_epsg:
+        return geom
+    t = _transformer(src_epsg, dst_epsg)
+    return shapely.transform(geom, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
+
+
+def gk_areas_m2(geoms) -> tuple[np.ndarray, np.ndarray]:
+    """Areas in m² of EPSG:4490 geometries, each measured in its own GK zone.
+
+    Returns ``(areas, epsg_codes)``; vectorised per zone, so 10⁵ parcels take well under a second.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    if geoms.size == 0:
+        return np.zeros(0), np.zeros(0, dtype=int)
+    lons = shapely.get_x(shapely.centroid(geoms))
+    zones = np.floor(lons / 3.0 + 0.5).astype(int)
+    if np.any((zones < _GK3_FIRST_ZONE) | (zones > _GK3_LAST_ZONE)):
+        bad = float(lons[(zones < _GK3_FIRST_ZONE) | (zones > _GK3_LAST_ZONE)][0])
+        raise ValueError(f"经度 {bad:.6f} 不在中国CGCS2000三度带范围内")
+    epsg = _GK3_PLAIN_BASE + zones - _GK3_FIRST_ZONE
+    areas = np.empty(geoms.size)
+    for code in np.unique(epsg):
+        sel = epsg == code
+        areas[sel] = shapely.area(project(geoms[sel], CANONICAL_EPSG, int(code)))
+    return areas, epsg
+
+
+def gk_area_m2(geom: BaseGeometry) -> float:
+    """Area in m² of one EPSG:4490 geometry, measured in its own GK zone."""
+    areas, _ = gk_areas_m2([geom])
+    return float(areas[0])
+
+
+def as_multipolygon(geom: BaseGeometry) -> shapely.MultiPolygon:
+    """Polygon → one-part MultiPolygon; MultiPolygon unchanged (the stored type is MULTIPOLYGON)."""
+    if isinstance(geom, shapely.Polygon):
+        return shapely.MultiPolygon([geom])
+    if isinstance(geom, shapely.MultiPolygon):
+        return geom
+    raise ValueError(f"几何类型应为面（Polygon/MultiPolygon），实际为 {geom.geom_type}")
+
+
+# Plausible lon/lat of mainland China plus margin: catches projected metres or swapped axes.
+_CHINA_LON = (73.0, 136.0)
+_CHINA_LAT = (3.0, 54.0)
+
+
+def parcel_geometry_problems(geom: BaseGeometry | None) -> list[str]:
+    """Why a geometry cannot be a parcel boundary (Chinese), or ``[]`` when it can.
+
+    Checks: present, polygonal, valid (no self-intersection), in lon/lat inside China,
+    and with positive area.
+    """
+    if geom is None or geom.is_empty:
+        return ["几何图形为空"]
+    if geom.geom_type not in ("Polygon", "MultiPolygon"):
+        return [f"几何类型应为面（Polygon/MultiPolygon），实际为 {geom.geom_type}"]
+    problems = []
+    minx, miny, maxx, maxy = geom.bounds
+    if not (_CHINA_LON[0] <= minx and maxx <= _CHINA_LON[1] and _CHINA_LAT[0] <= miny and maxy <= _CHINA_LAT[1]):
+        problems.append(
+            "坐标不是中国范围内的经纬度（CGCS2000，经度在前），可能是投影坐标或经纬度颠倒"
+        )
+        return problems
+    if not geom.is_valid:
+        problems.append(f"几何图形无效：{shapely.is_valid_reason(geom)}")
+        return problems
+    if gk_area_m2(geom) <= 0:
+        problems.append("面积为零或为负")
+    return problems
+
+
+def rectangle_around(lon: float, lat: float, width_km: float, height_km: float) -> shapely.Polygon:
+    """An axis-aligned rectangle of the given size (in km, on the ground) centred on a point.
+
+    Built in the point's GK zone so the sides are true kilometres, returned in EPSG:4490.
+    """
+    epsg = gk3_epsg(lon)
+    x, y = _transformer(CANONICAL_EPSG, epsg).transform(lon, lat)
+    w, h = width_km * 500.0, height_km * 500.0
+    return project(shapely.box(x - w, y - h, x + w, y + h), epsg, CANONICAL_EPSG)

@@ -1,0 +1,215 @@
+"""The command line: `landcycle init | demo | serve | status | parcel show | parcel list`.
+
+User-facing text is Chinese; errors are printed as messages (exit code 2), never tracebacks.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..config import Settings
+from ..domain.errors import LandcycleError, ValidationFailed
+from ..domain.labels import field_label
+from ..services import demo as demo_service
+from ..services import registry, setup
+
+app = typer.Typer(
+    help="许昌市产业集聚区土地全生命周期管理平台（landcycle）命令行。\n\n"
+    "数据库由环境变量 LANDCYCLE_DATABASE_URL 指定（默认：./var/landcycle.db 内嵌SQLite）。",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+parcel_app = typer.Typer(help="宗地：查看一宗一卡与一地一档。", no_args_is_help=True)
+app.add_typer(parcel_app, name="parcel")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _db():
+    return setup.open_database(Settings.from_env())
+
+
+def _fail(exc: LandcycleError) -> None:
+    err_console.print("[bold red]错误：[/]", end="")
+    if isinstance(exc, ValidationFailed):
+        err_console.print(f"输入有误，未写入任何数据（{len(exc.problems)} 个问题）：")
+        for p in exc.problems:
+            err_console.print(f"  • {p}")
+    else:
+        err_console.print(str(exc))
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def init():
+    """创建或升级数据库结构，并加载市、县(市、区)、管委会和10个产业集聚区基础数据。"""
+    db = _db()
+    try:
+        result = setup.init_database(db, actor="cli")
+    except LandcycleError as exc:
+        _fail(exc)
+    console.print(f"[green]数据库已就绪[/]（{db.dialect}）：县(市、区) {result.counties} 个，"
+                  f"管委会 {result.management_areas} 个，产业集聚区 {result.zones} 个。")
+
+
+@app.command()
+def demo(
+    scale: Optional[int] = typer.Option(None, "--scale", min=1,
+                                        help="生成 N 宗宗地（及相应企业与数据），用于性能测试；缺省为约600宗的演示数据。"),
+    replace: bool = typer.Option(False, "--replace", help="先删除已有的合成数据再生成。"),
+    if_empty: bool = typer.Option(False, "--if-empty", help="库中已有宗地时什么也不做（供 make run 使用）。"),
+):
+    """生成确定性的演示数据（合成数据，非真实企业）：宗地、企业、租赁、合同、三年企业数据。"""
+    db = _db()
+    try:
+        setup.init_database(db, actor="cli")
+        if if_empty and setup.status(db).parcels > 0:
+            console.print("库中已有宗地，跳过生成演示数据。")
+            return
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console, transient=False) as bar:
+            tasks: dict[str, int] = {}
+
+            def progress(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(stage, total=total)
+                bar.update(tasks[stage], completed=done, total=total)
+
+            result = demo_service.generate_demo(db, scale=scale, progress=progress, replace=replace)
+    except LandcycleError as exc:
+        _fail(exc)
+    console.print(f"[green]演示数据已生成[/]（合成数据）：宗地 {result.parcels}，企业 {result.enterprises}，"
+                  f"用地关系 {result.occupancies}，合同 {result.contracts}，企业年度数据 {result.figures} 条；"
+                  f"用时 {result.seconds:.1f} 秒。")
+
+
+@app.command()
+def serve(host: str = typer.Option("127.0.0.1", help="监听地址"),
+          port: int = typer.Option(8000, help="端口")):
+    """启动平台服务（地图页面与API）：http://HOST:PORT/ 。"""
+    import uvicorn
+
+    from .api import create_app
+
+    db = _db()
+    st = setup.status(db)
+    if not st.schema_current:
+        err_console.print("[bold red]错误：[/]数据库尚未初始化或版本过旧，请先运行 `landcycle init`。")
+        raise typer.Exit(code=2)
+    console.print(f"平台服务：http://{host}:{port}/ （数据库：{st.backend}，宗地 {st.parcels} 宗）")
+    uvicorn.run(create_app(db), host=host, port=port, log_level="info")
+
+
+@app.command()
+def status():
+    """显示数据库状态。"""
+    st = setup.status(_db())
+    console.print(f"数据库：{st.backend}；结构版本：{st.schema_revision or '未初始化'}"
+                  f"{'（最新）' if st.schema_current else '（需要运行 landcycle init）'}；"
+                  f"辖区 {st.jurisdictions} 个；宗地 {st.parcels} 宗。")
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "是" if v else "否"
+    if isinstance(v, float):
+        return f"{v:,.4f}".rstrip("0").rstrip(".")
+    return str(v)
+
+
+@parcel_app.command("show")
+def parcel_show(code: str = typer.Argument(..., help="19位宗地代码"),
+                as_json: bool = typer.Option(False, "--json", help="以JSON输出完整卡片。")):
+    """显示一宗一卡（宗地信息、用地企业、合同与协议、开发情况）及一地一档（全部变更历史）。"""
+    try:
+        card = registry.parcel_card(_db(), code, confidential=True)
+    except LandcycleError as exc:
+        _fail(exc)
+    if as_json:
+        sys.stdout.write(json.dumps(card, ensure_ascii=False, indent=2) + "\n")
+        return
+    p = card["parcel"]
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold")
+    facts.add_column()
+    for label, value in [
+        ("宗地代码", p["code"]), ("坐落", p["location"]),
+        ("所属", f"{p['county_name']} / {p['zone_name'] or '集聚区外'}"),
+        ("面积", f"{p['area_m2']:,.2f} 平方米（{p['area_mu']:,.2f} 亩，EPSG:{p['gk_epsg']} 计算）"),
+        ("土地用途", p["land_use"]), ("土地状态", p["state_label"]),
+        ("低效类别", "、".join(p["inefficiency_labels"]) or None),
+        ("土地来源", p["land_source"]),
+        ("供地", f"{p['supply_method_label'] or '—'}，{p['supply_date'] or '—'}，"
+                 f"{_fmt(p['term_years'])} 年，{_fmt(p['price_wan'])} 万元"),
+        ("规划条件", f"容积率 {_fmt(p['plot_ratio_min'])}–{_fmt(p['plot_ratio_max'])}，"
+                    f"建筑密度≥{_fmt(p['building_density_min'])}，绿地率≤{_fmt(p['green_ratio_max'])}"),
+        ("标准地", p["is_standard_land"]), ("标准厂房", p["is_standard_factory"]),
+        ("合成数据", p["is_synthetic"]), ("版本", p["version"]),
+    ]:
+        facts.add_row(label, _fmt(value))
+    console.print(Panel(facts, title=f"一宗一卡 · {p['code']}", expand=False))
+    if card["occupancies"]:
+        t = Table(title="用地企业")
+        for col in ("企业", "统一社会信用代码", "身份", "面积(亩)", "起止"):
+            t.add_column(col)
+        for o in card["occupancies"]:
+            t.add_row(o["enterprise_name"], o["credit_code"], o["role_label"], _fmt(o["area_mu"]),
+                      f"{o['start_date']} — {o['end_date'] or '至今'}")
+        console.print(t)
+    for key, title in (("contract", "供地合同"), ("agreement", "履约监管协议"), ("development", "开发建设情况")):
+        if card[key]:
+            t = Table.grid(padding=(0, 2))
+            t.add_column(style="bold")
+            t.add_column()
+            for k, v in card[key].items():
+                if k.endswith("_label") or k == "enterprise_id":
+                    continue
+                shown = card[key].get(f"{k}_label", v)
+                t.add_row(field_label(k), _fmt(shown))
+            console.print(Panel(t, title=title, expand=False))
+    h = Table(title=f"一地一档（{len(card['history'])} 条变更）")
+    for col in ("时间", "操作人", "变更", "原因"):
+        h.add_column(col)
+    for row in card["history"]:
+        h.add_row(row["at"][:19].replace("T", " "), row["actor"], row["summary"], row["reason"] or "")
+    console.print(h)
+
+
+@parcel_app.command("list")
+def parcel_list(zone: Optional[str] = typer.Option(None, help="产业集聚区（代码、名称或别名）"),
+                county: Optional[str] = typer.Option(None, help="县(市、区)"),
+                state: Optional[str] = typer.Option(None, help="土地状态"),
+                limit: int = typer.Option(20, help="条数")):
+    """列出宗地。"""
+    try:
+        page = registry.list_parcels(_db(), zone=zone, county=county, state=state, limit=limit)
+    except LandcycleError as exc:
+        _fail(exc)
+    t = Table(title=f"宗地（共 {page['numberMatched']} 宗，显示 {page['numberReturned']} 宗）")
+    for col in ("宗地代码", "坐落", "状态", "面积(亩)", "集聚区"):
+        t.add_column(col)
+    for f in page["features"]:
+        p = f["properties"]
+        t.add_row(p["code"], p["location"], p["state_label"], f"{p['area_mu']:.2f}", p["zone_name"] or "—")
+    console.print(t)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except LandcycleError as exc:  # pragma: no cover - commands catch their own
+        err_console.print(f"错误：{exc}")
+        sys.exit(2)

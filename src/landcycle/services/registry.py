@@ -1,0 +1,446 @@
+"""The land registry: register and change parcels, read the 一宗一卡 card and the 一地一档 archive."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any, Iterable
+
+import numpy as np
+import shapely
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..domain.errors import Conflict, NotFound, Problem, ValidationFailed
+from ..domain.geometry import CANONICAL_EPSG, as_multipolygon, gk_areas_m2, parcel_geometry_problems
+from ..domain.identifiers import parse_parcel_code
+from ..domain.labels import ENTITY_LABELS, field_label
+from ..domain.records import ParcelDraft, parcel_problems, stated_area_problem
+from ..domain.units import m2_to_mu
+from ..domain.vocabulary import (
+    AcceptanceResult,
+    FigureIndicator,
+    InefficiencyCategory,
+    JurisdictionKind,
+    LandSource,
+    LandState,
+    OccupancyRole,
+    SupplyMethod,
+)
+from ..storage.db import Database
+from ..storage.schema import (
+    ChangeLog,
+    Enterprise,
+    EnterpriseFigure,
+    Jurisdiction,
+    Occupancy,
+    Parcel,
+    ParcelDevelopment,
+    PerformanceAgreement,
+    SupplyContract,
+)
+from . import jurisdictions
+
+#: Default tolerance between a stated (surveyed) area and the geometry's area.
+DEFAULT_AREA_TOLERANCE = 0.05
+#: How far (m²) a parcel may stick out of its county/zone before it is rejected; absorbs
+#: boundary simplification and digitising noise.
+OUTSIDE_TOLERANCE_M2 = 1.0
+MAX_PAGE = 1000
+
+_LABELLED_FIELDS = {
+    "state": LandState,
+    "land_source": LandSource,
+    "supply_method": SupplyMethod,
+    "role": OccupancyRole,
+    "completion_result": AcceptanceResult,
+    "production_result": AcceptanceResult,
+    "indicator": FigureIndicator,
+}
+
+
+# --------------------------------------------------------------------------- register
+def register_parcels(db: Database, drafts: Iterable[ParcelDraft], actor: str,
+                     reason: str | None = None,
+                     area_tolerance: float = DEFAULT_AREA_TOLERANCE) -> list[str]:
+    """Register new parcels, all or nothing. Returns their codes.
+
+    Every problem of every draft is collected first (format, geometry, vocabulary, stated
+    area, unknown county/zone, parcel outside its county/zone, code not matching the
+    county, duplicates in the batch or the store); if there is any, ``ValidationFailed``
+    lists them all and nothing is written.
+    """
+    drafts = list(drafts)
+    problems: list[Problem] = []
+    for d in drafts:
+        problems += parcel_problems(d, area_tolerance)
+    good_geoms = [not parcel_geometry_problems(d.geometry) for d in drafts]
+    geoms = np.array([as_multipolygon(d.geometry) if ok else None for d, ok in zip(drafts, good_geoms)],
+                     dtype=object)
+    areas = np.zeros(len(drafts))
+    epsgs = np.zeros(len(drafts), dtype=int)
+    if any(good_geoms):
+        idx = np.flatnonzero(good_geoms)
+        areas[idx], epsgs[idx] = gk_areas_m2(geoms[idx])
+    with db.transaction(actor=actor, reason=reason) as s:
+        seen: set[str] = set()
+        codes = [(d.code or "").strip().upper() for d in drafts]
+        existing = set(s.scalars(select(Parcel.code).where(Parcel.code.in_(codes))))
+        rows = []
+        for i, d in enumerate(drafts):
+            record = f"宗地 {d.code or '(无代码)'}"
+            code = codes[i]
+            if code in seen:
+                problems.append(Problem(record, "code", "宗地代码在本批次中重复", "duplicate"))
+            elif code in existing:
+                problems.append(Problem(record, "code", "宗地代码已存在于登记库中", "duplicate"))
+            seen.add(code)
+            county = zone = None
+            try:
+                county = jurisdictions.resolve(s, d.county, JurisdictionKind.COUNTY, record, "county_id")
+            except ValidationFailed as exc:
+                problems += exc.problems
+            if d.zone:
+                try:
+                    zone = jurisdictions.resolve(s, d.zone, JurisdictionKind.ZONE, record, "zone_id")
+                except ValidationFailed as exc:
+                    problems += exc.problems
+            if county is not None and code[:6] != county.code and len(code) == 19:
+                problems.append(Problem(record, "code",
+                                        f"宗地代码前6位 {code[:6]} 与所属县(市、区) {county.name}（{county.code}）不符"))
+            if zone is not None and county is not None and zone.territory_county_id != county.id:
+                problems.append(Problem(record, "zone_id", f"产业集聚区 {zone.name} 不在 {county.name} 境内"))
+            if good_geoms[i]:
+                problems += _outside_problems(record, geoms[i], county, zone)
+                p = stated_area_problem(record, d.stated_area_m2, float(areas[i]), area_tolerance)
+                if p:
+                    problems.append(p)
+            rows.append((d, code, county, zone))
+        if problems:
+            raise ValidationFailed(problems)
+        for i, (d, code, county, zone) in enumerate(rows):
+            values = {k: v for k, v in asdict(d).items()
+                      if k not in ("code", "geometry", "county", "zone", "stated_area_m2")}
+            values["state"] = LandState.parse(d.state).value
+            values["inefficiency_categories"] = [InefficiencyCategory.parse(c).value
+                                                 for c in d.inefficiency_categories]
+            for name, enum in (("land_source", LandSource), ("supply_method", SupplyMethod)):
+                if values[name] is not None:
+                    values[name] = enum.parse(values[name]).value
+            s.add(Parcel(code=code, geometry=geoms[i], area_m2=float(areas[i]),
+                         area_mu=float(m2_to_mu(areas[i])), gk_epsg=int(epsgs[i]),
+                         county_id=county.id, zone_id=zone.id if zone else None,
+                         **_bbox(geoms[i]), **values))
+    return [r[1] for r in rows]
+
+
+def _bbox(geom) -> dict[str, float]:
+    minx, miny, maxx, maxy = geom.bounds
+    return {"min_lon": minx, "min_lat": miny, "max_lon": maxx, "max_lat": maxy}
+
+
+def _outside_problems(record: str, geom, county: Jurisdiction | None,
+                      zone: Jurisdiction | None) -> list[Problem]:
+    out = []
+    for j, fld in ((county, "county_id"), (zone, "zone_id")):
+        if j is None or j.geometry is None:
+            continue
+        outside = shapely.difference(geom, j.geometry)
+        if outside.is_empty:
+            continue
+        outside_m2 = float(gk_areas_m2([outside])[0][0])
+        if outside_m2 > OUTSIDE_TOLERANCE_M2:
+            out.append(Problem(record, fld, f"宗地有 {outside_m2:.1f} 平方米位于{j.name}范围之外", "outside"))
+    return out
+
+
+# --------------------------------------------------------------------------- change
+#: Fields a parcel update may set directly (geometry recomputes area and bbox).
+EDITABLE_PARCEL_FIELDS = {
+    "location", "land_use", "state", "inefficiency_categories", "land_source", "supply_method",
+    "supply_date", "term_years", "price_wan", "plot_ratio_min", "plot_ratio_max",
+    "building_density_min", "green_ratio_max", "height_limit_m", "is_standard_land",
+    "is_standard_factory", "geometry",
+}
+
+
+def update_parcel(db: Database, code: str, changes: dict[str, Any], expected_version: int,
+                  actor: str, reason: str | None = None) -> dict:
+    """Change a parcel's fields if nobody changed it since ``expected_version``.
+
+    A stale version raises :class:`Conflict` carrying the current record; nothing is
+    written. Each change lands in the parcel's archive with ``actor`` and ``reason``.
+    """
+    record = f"宗地 {code}"
+    unknown = set(changes) - EDITABLE_PARCEL_FIELDS
+    if unknown:
+        raise ValidationFailed([Problem(record, f, "该字段不能直接修改", "not_editable") for f in sorted(unknown)])
+    try:
+        with db.transaction(actor=actor, reason=reason) as s:
+            parcel = _parcel(s, code)
+            if parcel.version != expected_version:
+                raise Conflict("宗地", parcel.code, expected_version, parcel_properties(s, parcel))
+            draft = _draft_of(parcel)
+            for k, v in changes.items():
+                setattr(draft, k, v)
+            problems = [p for p in parcel_problems(draft) if p.field in changes or p.field == "code"]
+            if "geometry" in changes and not parcel_geometry_problems(draft.geometry):
+                geom = as_multipolygon(draft.geometry)
+                problems += _outside_problems(record, geom, parcel.county, parcel.zone)
+            if problems:
+                raise ValidationFailed(problems)
+            for k, v in changes.items():
+                if k == "geometry":
+                    geom = as_multipolygon(v)
+                    areas, epsg = gk_areas_m2([geom])
+                    parcel.geometry = geom
+                    parcel.area_m2, parcel.area_mu = float(areas[0]), float(m2_to_mu(areas[0]))
+                    parcel.gk_epsg = int(epsg[0])
+                    for bk, bv in _bbox(geom).items():
+                        setattr(parcel, bk, bv)
+                elif k in _LABELLED_FIELDS and v is not None:
+                    setattr(parcel, k, _LABELLED_FIELDS[k].parse(v).value)
+                elif k == "inefficiency_categories":
+                    parcel.inefficiency_categories = [InefficiencyCategory.parse(c).value for c in v]
+                else:
+                    setattr(parcel, k, v)
+            s.flush()
+            return parcel_properties(s, parcel)
+    except StaleDataError:
+        # Another transaction committed between our read and our write.
+        with db.reader() as s:
+            parcel = _parcel(s, code)
+            raise Conflict("宗地", code, expected_version, parcel_properties(s, parcel)) from None
+
+
+def _draft_of(p: Parcel) -> ParcelDraft:
+    return ParcelDraft(code=p.code, geometry=p.geometry, county=str(p.county_id),
+                       location=p.location, land_use=p.land_use, state=p.state,
+                       inefficiency_categories=list(p.inefficiency_categories or []),
+                       land_source=p.land_source, supply_method=p.supply_method,
+                       supply_date=p.supply_date, term_years=p.term_years, price_wan=p.price_wan,
+                       plot_ratio_min=p.plot_ratio_min, plot_ratio_max=p.plot_ratio_max,
+                       building_density_min=p.building_density_min, green_ratio_max=p.green_ratio_max,
+                       height_limit_m=p.height_limit_m, is_standard_land=p.is_standard_land,
+                       is_standard_factory=p.is_standard_factory)
+
+
+# --------------------------------------------------------------------------- read
+def _parcel(s: Session, code: str) -> Parcel:
+    parcel = s.scalar(select(Parcel).where(Parcel.code == (code or "").strip().upper()))
+    if parcel is None:
+        raise NotFound("宗地", code)
+    return parcel
+
+
+def parcel_properties(s: Session, p: Parcel) -> dict[str, Any]:
+    """The public-safe facts of a parcel (no enterprise figures), as plain JSON values."""
+    zone, county = p.zone, p.county
+    return {
+        "code": p.code,
+        "location": p.location,
+        "land_use": p.land_use,
+        "state": p.state,
+        "state_label": LandState(p.state).label,
+        "inefficiency_categories": list(p.inefficiency_categories or []),
+        "inefficiency_labels": [InefficiencyCategory(c).label for c in p.inefficiency_categories or []],
+        "land_source": p.land_source,
+        "area_m2": round(p.area_m2, 2),
+        "area_mu": round(p.area_mu, 4),
+        "gk_epsg": p.gk_epsg,
+        "zone_code": zone.code if zone else None,
+        "zone_name": zone.name if zone else None,
+        "county_code": county.code,
+        "county_name": county.name,
+        "supply_method": p.supply_method,
+        "supply_method_label": SupplyMethod(p.supply_method).label if p.supply_method else None,
+        "supply_date": p.supply_date.isoformat() if p.supply_date else None,
+        "term_years": p.term_years,
+        "price_wan": p.price_wan,
+        "plot_ratio_min": p.plot_ratio_min,
+        "plot_ratio_max": p.plot_ratio_max,
+        "building_density_min": p.building_density_min,
+        "green_ratio_max": p.green_ratio_max,
+        "height_limit_m": p.height_limit_m,
+        "is_standard_land": p.is_standard_land,
+        "is_standard_factory": p.is_standard_factory,
+        "is_synthetic": p.is_synthetic,
+        "version": p.version,
+    }
+
+
+def list_parcels(db: Database, *, county: str | None = None, zone: str | None = None,
+                 state: str | None = None, bbox: tuple[float, float, float, float] | None = None,
+                 limit: int = 100, offset: int = 0) -> dict[str, Any]:
+    """A page of parcels as a GeoJSON FeatureCollection, with ``numberMatched``.
+
+    Filters: county and zone by code, name or alias; state by value or Chinese label; bbox
+    (minLon, minLat, maxLon, maxLat, EPSG:4490) selects parcels whose bounding box overlaps
+    it (PostGIS ``&&`` on the GiST index; the bbox columns on SQLite — same semantics).
+    """
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValidationFailed(Problem("查询", "limit", f"每页条数应在1到{MAX_PAGE}之间"))
+    if offset < 0:
+        raise ValidationFailed(Problem("查询", "offset", "偏移量不能为负"))
+    with db.reader() as s:
+        conds = []
+        if county:
+            conds.append(Parcel.county_id == jurisdictions.resolve(s, county, JurisdictionKind.COUNTY,
+                                                                   "查询", "county").id)
+        if zone:
+            conds.append(Parcel.zone_id == jurisdictions.resolve(s, zone, JurisdictionKind.ZONE, "查询", "zone").id)
+        if state:
+            try:
+                conds.append(Parcel.state == LandState.parse(state).value)
+            except ValueError as exc:
+                raise ValidationFailed(Problem("查询", "state", str(exc))) from None
+        if bbox:
+            conds.append(_bbox_condition(db, bbox))
+        where = and_(*conds) if conds else True
+        total = s.scalar(select(func.count()).select_from(Parcel).where(where))
+        parcels = s.scalars(select(Parcel).where(where).order_by(Parcel.code).limit(limit).offset(offset)).all()
+        _preload_jurisdictions(s)
+        features = [{"type": "Feature", "id": p.code,
+                     "geometry": shapely.geometry.mapping(p.geometry),
+                     "properties": parcel_properties(s, p)} for p in parcels]
+    return {"type": "FeatureCollection", "numberMatched": total, "numberReturned": len(features),
+            "features": features}
+
+
+def _preload_jurisdictions(s: Session) -> None:
+    # Jurisdictions are few: load them once so parcel.zone / parcel.county hit the identity map.
+    s.scalars(select(Jurisdiction)).all()
+
+
+def _bbox_condition(db: Database, bbox):
+    try:
+        minx, miny, maxx, maxy = (float(v) for v in bbox)
+    except (TypeError, ValueError):
+        raise ValidationFailed(Problem("查询", "bbox", "应为4个数：最小经度,最小纬度,最大经度,最大纬度")) from None
+    if minx > maxx or miny > maxy:
+        raise ValidationFailed(Problem("查询", "bbox", "最小值大于最大值"))
+    if db.dialect == "postgresql":
+        return Parcel.geometry.op("&&")(func.ST_MakeEnvelope(minx, miny, maxx, maxy, CANONICAL_EPSG))
+    return and_(Parcel.max_lon >= minx, Parcel.min_lon <= maxx,
+                Parcel.max_lat >= miny, Parcel.min_lat <= maxy)
+
+
+def parcel_card(db: Database, code: str, confidential: bool = False) -> dict[str, Any]:
+    """一宗一卡: the parcel's facts, geometry, users, contract, agreement, development,
+    enterprise figures and its whole history (一地一档).
+
+    With ``confidential=False`` (anyone who has not proved a right to more) the card
+    leaves out what the public must never see: enterprises' credit codes and yearly
+    figures (tax, output, …) and the names of the officials in the history.
+    """
+    with db.reader() as s:
+        p = _parcel(s, code)
+        occupancies = s.scalars(select(Occupancy).where(Occupancy.parcel_id == p.id)
+                                .order_by(Occupancy.role, Occupancy.start_date)).all()
+        contract = s.scalar(select(SupplyContract).where(SupplyContract.parcel_id == p.id)
+                            .order_by(SupplyContract.signed_date.desc()))
+        agreement = s.scalar(select(PerformanceAgreement).where(PerformanceAgreement.parcel_id == p.id)
+                             .order_by(PerformanceAgreement.signed_date.desc()))
+        development = s.scalar(select(ParcelDevelopment).where(ParcelDevelopment.parcel_id == p.id))
+        ent_ids = [o.enterprise_id for o in occupancies]
+        figures = s.scalars(select(EnterpriseFigure).where(EnterpriseFigure.enterprise_id.in_(ent_ids))
+                            .order_by(EnterpriseFigure.year)).all() if ent_ids else []
+        by_ent: dict[int, dict[int, dict[str, Any]]] = {}
+        for f in figures:
+            by_ent.setdefault(f.enterprise_id, {}).setdefault(f.year, {})[f.indicator] = {
+                "value": f.value, "unit": f.unit, "department": f.department}
+        card = {
+            "parcel": parcel_properties(s, p),
+            "geometry": shapely.geometry.mapping(p.geometry),
+            "occupancies": [{
+                "enterprise_name": o.enterprise.name,
+                "credit_code": o.enterprise.credit_code,
+                "industry_code": o.enterprise.industry_code,
+                "above_scale": o.enterprise.above_scale,
+                "role": o.role, "role_label": OccupancyRole(o.role).label,
+                "area_m2": o.area_m2, "area_mu": round(float(m2_to_mu(o.area_m2)), 4),
+                "start_date": o.start_date.isoformat(),
+                "end_date": o.end_date.isoformat() if o.end_date else None,
+                "figures": by_ent.get(o.enterprise_id, {}),
+            } for o in occupancies],
+            "contract": _plain(contract, exclude={"parcel_id"}) if contract else None,
+            "agreement": _plain(agreement, exclude={"parcel_id", "contract_id"}) if agreement else None,
+            "development": _plain(development, exclude={"parcel_id"}) if development else None,
+            "history": _history(s, p),
+        }
+    if not confidential:
+        for o in card["occupancies"]:
+            o.pop("credit_code")
+            o.pop("figures")
+        for h in card["history"]:
+            h["actor"] = "—"
+    return card
+
+
+def _plain(obj, exclude: set[str]) -> dict[str, Any]:
+    from ..storage.history import to_json_value
+
+    out = {}
+    for attr in obj.__mapper__.column_attrs:
+        if attr.key in exclude or attr.key == "id":
+            continue
+        value = to_json_value(getattr(obj, attr.key))
+        out[attr.key] = value
+        if attr.key in _LABELLED_FIELDS and value is not None:
+            out[f"{attr.key}_label"] = _LABELLED_FIELDS[attr.key](value).label
+    return out
+
+
+def parcel_history(db: Database, code: str) -> list[dict[str, Any]]:
+    """一地一档: every recorded change of the parcel and its related records, oldest first."""
+    with db.reader() as s:
+        return _history(s, _parcel(s, code))
+
+
+def _history(s: Session, p: Parcel) -> list[dict[str, Any]]:
+    rows = s.scalars(select(ChangeLog).where(ChangeLog.parcel_id == p.id)
+                     .order_by(ChangeLog.at, ChangeLog.id)).all()
+    return [{
+        "at": r.at.isoformat() if r.at else None,
+        "actor": r.actor,
+        "action": r.action,
+        "entity": r.entity,
+        "entity_id": r.entity_id,
+        "reason": r.reason,
+        "summary": change_summary(r.action, r.entity, r.before, r.after),
+        "before": r.before,
+        "after": r.after,
+    } for r in rows]
+
+
+def change_summary(action: str, entity: str, before: dict | None, after: dict | None) -> str:
+    """A one-line Chinese description of a change-log row."""
+    what = ENTITY_LABELS.get(entity, entity)
+    if action == "create":
+        return f"新建{what}"
+    if action == "delete":
+        return f"删除{what}"
+    parts = []
+    for k in (after or {}):
+        if k == "version":
+            continue
+        parts.append(f"{field_label(k)}：{_show(k, (before or {}).get(k))} → {_show(k, after[k])}")
+    return f"修改{what}：" + "；".join(parts) if parts else f"修改{what}"
+
+
+def _show(field: str, value) -> str:
+    if value is None:
+        return "（空）"
+    if field == "geometry":
+        return "（图形）"
+    enum = _LABELLED_FIELDS.get(field)
+    if enum is not None:
+        try:
+            return enum(value).label
+        except ValueError:
+            return str(value)
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, list):
+        return "、".join(str(v) for v in value) or "（无）"
+    return str(value)

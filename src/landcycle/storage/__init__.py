@@ -1,0 +1,1 @@
+"""Storage layer: SQLAlchemy schema, migrations and database access (SQLite or PostgreSQL/PostGIS)."""

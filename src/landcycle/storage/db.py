@@ -1,0 +1,106 @@
+"""Database access: engines, sessions, transactions and schema migrations."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from . import history  # noqa: F401  (registers the 一地一档 hook)
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine; SQLite gets foreign keys, WAL and a busy timeout."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Database:
+    """One database: its engine, its session factory and its schema version."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self, actor: str = "system", reason: str | None = None) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on any error.
+
+        ``actor`` and ``reason`` go into every change-log row written in it (一地一档).
+        """
+        session = self._sessions()
+        session.info["actor"] = actor
+        session.info["reason"] = reason
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    @contextmanager
+    def reader(self) -> Iterator[Session]:
+        """A session for reading; never commits."""
+        session = self._sessions()
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
+    # --- schema -----------------------------------------------------------------
+    def _alembic_config(self, connection) -> Config:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        cfg.attributes["connection"] = connection
+        return cfg
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest migration (idempotent)."""
+        with self.engine.begin() as conn:
+            command.upgrade(self._alembic_config(conn), "head")
+
+    def schema_revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def head_revision(self) -> str:
+        with self.engine.connect() as conn:
+            return ScriptDirectory.from_config(self._alembic_config(conn)).get_current_head()
+
+    def is_current(self) -> bool:
+        return self.schema_revision() == self.head_revision()
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,20 @@
+"""Alembic environment: migrations run on a connection handed over by ``storage.db``."""
+
+from alembic import context
+
+from landcycle.storage.schema import Base
+
+config = context.config
+connection = config.attributes.get("connection")
+if connection is None:  # pragma: no cover - only used by `alembic revision` during development
+    from sqlalchemy import create_engine
+
+    connection = create_engine(config.get_main_option("sqlalchemy.url")).connect()
+
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+)
+with context.begin_transaction():
+    context.run_migrations()

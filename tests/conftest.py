@@ -1,0 +1,115 @@
+"""Test fixtures: every `db` test runs on SQLite and on PostgreSQL/PostGIS.
+
+PostgreSQL is used when ``LANDCYCLE_TEST_PG_URL`` names a reachable server (``.ci/run``
+sets it); otherwise those cases are skipped and the run says so plainly at the end.
+Each test gets a fresh database copied from a template that already holds the schema
+and the reference jurisdictions (a file copy on SQLite, ``CREATE DATABASE … TEMPLATE``
+on PostgreSQL), because the change log is append-only and cannot be cleaned up.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from landcycle.services import setup
+from landcycle.storage.db import Database
+
+PG_URL = os.environ.get("LANDCYCLE_TEST_PG_URL", "")
+_pg_skip_reason: str | None = None
+
+
+def _pg_admin():
+    url = make_url(PG_URL)
+    return create_engine(url, isolation_level="AUTOCOMMIT"), url
+
+
+def _pg_available() -> bool:
+    global _pg_skip_reason
+    if not PG_URL:
+        _pg_skip_reason = "未设置 LANDCYCLE_TEST_PG_URL"
+        return False
+    try:
+        engine, _ = _pg_admin()
+        with engine.connect() as c:
+            c.execute(text("SELECT 1"))
+        engine.dispose()
+        return True
+    except Exception as exc:  # noqa: BLE001 - any failure means "no server"
+        _pg_skip_reason = f"无法连接 {PG_URL}: {exc.__class__.__name__}"
+        return False
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tmpl") / "template.db"
+    db = Database(f"sqlite:///{path}")
+    setup.init_database(db)
+    db.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template():
+    if not _pg_available():
+        pytest.skip(f"PostgreSQL 部分已跳过：{_pg_skip_reason}")
+    engine, url = _pg_admin()
+    name = f"landcycle_tmpl_{uuid.uuid4().hex[:8]}"
+    with engine.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    db = Database(url.set(database=name).render_as_string(hide_password=False))
+    setup.init_database(db)
+    db.dispose()
+    yield name
+    with engine.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path):
+    """A fresh database with schema and reference jurisdictions, on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        database = Database(f"sqlite:///{path}")
+        yield database
+        database.dispose()
+        return
+    template = request.getfixturevalue("pg_template")
+    engine, url = _pg_admin()
+    name = f"landcycle_t_{uuid.uuid4().hex[:10]}"
+    with engine.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    database = Database(url.set(database=name).render_as_string(hide_password=False))
+    yield database
+    database.dispose()
+    with engine.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+@pytest.fixture
+def empty_db(request, tmp_path):
+    """A database with no schema at all (SQLite file), for init/migration tests."""
+    database = Database(f"sqlite:///{tmp_path / 'empty.db'}")
+    yield database
+    database.dispose()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    skipped = terminalreporter.stats.get("skipped", [])
+    pg_skipped = [r for r in skipped if "PostgreSQL" in str(r.longrepr)]
+    if pg_skipped:
+        terminalreporter.write_sep("=", "PostgreSQL/PostGIS 部分未运行", yellow=True, bold=True)
+        terminalreporter.write_line(
+            f"{len(pg_skipped)} 个测试用例因没有可用的 PostgreSQL 被跳过（{_pg_skip_reason}）。"
+            " 只有 SQLite 部分得到验证；运行 .ci/run 可覆盖两种数据库。"
+        )
+    elif PG_URL:
+        terminalreporter.write_line("PostgreSQL/PostGIS 部分已运行：" + PG_URL)
