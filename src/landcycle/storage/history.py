@@ -87,6 +87,10 @@ def _record_changes(session: Session, flush_context) -> None:
         if getattr(obj, "__audited__", False) and session.is_modified(obj, include_collections=False):
             before, after = _diff(obj)
             if after:
+                if inspect(obj).mapper.version_id_col is not None:
+                    # The mapper bumps the version itself, outside attribute history.
+                    after["version"] = obj.version
+                    before["version"] = obj.version - 1
                 row(obj, "update", before, after)
     for obj in session.deleted:
         if getattr(obj, "__audited__", False):
