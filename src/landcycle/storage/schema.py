@@ -311,5 +311,6 @@ class ChangeLog(Base):
     #: The parcel this change belongs to, for reading a parcel's whole archive.
     parcel_id: Mapped[int | None] = mapped_column(Integer, index=True)
     reason: Mapped[str | None] = mapped_column(Text)
-    before: Mapped[dict | None] = mapped_column(JSON)
-    after: Mapped[dict | None] = mapped_column(JSON)
+    # none_as_null: a missing side is SQL NULL (queryable with IS NULL), not JSON 'null'.
+    before: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
+    after: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
