@@ -44,6 +44,16 @@ def get_json(url: str):
         return r.status, json.loads(r.read().decode("utf-8"))
 
 
+def raw_get(port: int, target: bytes) -> bytes:
+    """Send a request line with the target's bytes as they are (no percent-encoding)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def weidu_boundary():
     _meta, _fids, wkb, fields = pyogrio.raw.read(BOUNDARIES_FILE)
     names = list(fields[1])
@@ -82,6 +92,10 @@ def test_serve_returns_weidu_parcels_inside_the_real_boundary(demo_db):
             assert geom.is_valid and boundary.contains(geom), f["id"]
             assert f["properties"]["county_name"] == "魏都区"
             assert f["id"].startswith("411002")
+        # Exactly what `curl 'http://…/api/parcels?zone=魏都产业集聚区'` sends: raw UTF-8 bytes.
+        raw = raw_get(port, "/api/parcels?zone=魏都产业集聚区&limit=1".encode("utf-8"))
+        assert raw.startswith(b"HTTP/1.1 200"), raw[:200]
+        assert json.loads(raw.split(b"\r\n\r\n", 1)[1])["numberMatched"] == fc["numberMatched"]
         with urllib.request.urlopen(f"{base}/", timeout=30) as r:
             page = r.read().decode("utf-8")
         assert "maplibre-gl.js" in page

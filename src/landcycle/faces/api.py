@@ -6,6 +6,7 @@ Accounts and roles come later; until then the API serves only what the public ma
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -26,6 +27,27 @@ DEFAULT_CENTER = (113.83, 34.03)
 DEFAULT_ZOOM = 9
 
 
+class RawUtf8QueryMiddleware:
+    """Percent-encode raw UTF-8 bytes in the query string before Starlette parses it.
+
+    ``curl 'http://…/api/parcels?zone=魏都产业集聚区'`` sends the Chinese as raw UTF-8 bytes;
+    ASGI hands them over untouched and Starlette would decode them as Latin-1. Encoding
+    exactly the bytes ≥ 0x80 makes such a query mean what the user typed.
+    """
+
+    _NON_ASCII = re.compile(rb"[\x80-\xff]")
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and self._NON_ASCII.search(scope.get("query_string", b"")):
+            scope = dict(scope)
+            scope["query_string"] = self._NON_ASCII.sub(lambda m: b"%%%02X" % m.group()[0],
+                                                        scope["query_string"])
+        await self.app(scope, receive, send)
+
+
 def _error(status: int, exc: LandcycleError, **extra) -> JSONResponse:
     body = {"code": exc.code, "message": str(exc), **extra}
     return JSONResponse(body, status_code=status)
@@ -42,6 +64,7 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
         '`{"code": machine code, "message": Chinese message, "problems": [...]}`.',
     )
     app.state.db = db
+    app.add_middleware(RawUtf8QueryMiddleware)
 
     @app.exception_handler(ValidationFailed)
     async def _validation(_req: Request, exc: ValidationFailed):

@@ -97,9 +97,8 @@ def demo(
 def serve(host: str = typer.Option("127.0.0.1", help="监听地址"),
           port: int = typer.Option(8000, help="端口")):
     """启动平台服务（地图页面与API）：http://HOST:PORT/ 。"""
-    import uvicorn
-
-    from .api import create_app
+    from granian import Granian
+    from granian.constants import Interfaces
 
     db = _db()
     st = setup.status(db)
@@ -107,7 +106,12 @@ def serve(host: str = typer.Option("127.0.0.1", help="监听地址"),
         err_console.print("[bold red]错误：[/]数据库尚未初始化或版本过旧，请先运行 `landcycle init`。")
         raise typer.Exit(code=2)
     console.print(f"平台服务：http://{host}:{port}/ （数据库：{st.backend}，宗地 {st.parcels} 宗）")
-    uvicorn.run(create_app(db), host=host, port=port, log_level="info")
+    db.dispose()
+    # Granian (Rust HTTP core) rather than uvicorn: h11 and httptools both reject the raw
+    # UTF-8 request targets that curl sends for `?zone=魏都产业集聚区`. The worker builds the
+    # app from the same environment (LANDCYCLE_DATABASE_URL) via the factory.
+    Granian("landcycle.faces.api:create_app", address=host, port=port,
+            interface=Interfaces.ASGI, factory=True, log_access=True).serve()
 
 
 @app.command()
