@@ -124,6 +124,9 @@ def test_user_errors_are_messages_not_tracebacks(demo_db):
     assert "--if-empty" in run_cli(demo_db.url, "demo", "--help").stdout
 
 
-def test_serve_refuses_an_uninitialised_database(tmp_path):
-    proc = run_cli(f"sqlite:///{tmp_path / 'none.db'}", "serve", check=False)
-    assert proc.returncode == 2 and "landcycle init" in proc.stderr
+def test_uninitialised_or_unreachable_database_gets_a_message(tmp_path):
+    for args in (["serve"], ["parcel", "show", "411002001001GB00001"], ["parcel", "list"]):
+        proc = run_cli(f"sqlite:///{tmp_path / 'none.db'}", *args, check=False)
+        assert proc.returncode == 2 and "landcycle init" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run_cli("postgresql+psycopg://nobody@127.0.0.1:1/none", "status", check=False)
+    assert proc.returncode == 2 and "无法连接数据库" in proc.stderr and "Traceback" not in proc.stderr

@@ -59,3 +59,9 @@ class Conflict(LandcycleError):
             f"{what} {key} 已被他人修改（您提交的版本为 {expected}，当前版本为 {current.get('version')}），"
             "未保存任何内容；请基于当前版本重新修改"
         )
+
+
+class DatabaseNotReady(LandcycleError):
+    """The database cannot be reached or has no (current) schema."""
+
+    code = "database_not_ready"

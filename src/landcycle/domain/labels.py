@@ -75,6 +75,7 @@ FIELD_LABELS = {
     "coverage_area_m2": "建构筑物及堆场占地(平方米)",
     "green_area_m2": "绿地面积(平方米)",
     "office_living_area_m2": "办公生活设施用地(平方米)",
+    "forbids_split": "合同禁止分割转让",
     "year": "年度",
     "indicator": "指标",
     "value": "数值",

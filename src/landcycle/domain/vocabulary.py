@@ -151,3 +151,25 @@ FIGURE_DEPARTMENTS: dict[FigureIndicator, str] = {
     FigureIndicator.RD_SPENDING: "科技局",
     FigureIndicator.EMPLOYEES: "人力资源和社会保障局",
 }
+
+
+#: GB/T 21010-2017 land-use classes the platform meets most (工矿仓储 and neighbours).
+LAND_USE_LABELS: dict[str, str] = {
+    "0601": "工业用地",
+    "0602": "采矿用地",
+    "0603": "盐田",
+    "0604": "仓储用地",
+    "0501": "零售商业用地",
+    "0505": "商务金融用地",
+    "0809": "公用设施用地",
+    "1001": "铁路用地",
+    "1004": "城镇村道路用地",
+}
+
+
+def land_use_label(code: str | None) -> str | None:
+    """"0601 工业用地" for a known code, the code itself otherwise."""
+    if code is None:
+        return None
+    name = LAND_USE_LABELS.get(code)
+    return f"{code} {name}" if name else code

@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
 from ..config import Settings
-from ..domain.errors import Conflict, LandcycleError, NotFound, Problem, ValidationFailed
+from ..domain.errors import Conflict, DatabaseNotReady, LandcycleError, NotFound, Problem, ValidationFailed
 from ..domain.vocabulary import LandState
 from ..services import jurisdictions, registry, setup
 from ..storage.db import Database
@@ -79,6 +79,10 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
     @app.exception_handler(Conflict)
     async def _conflict(_req: Request, exc: Conflict):
         return _error(409, exc, current=exc.current)
+
+    @app.exception_handler(DatabaseNotReady)
+    async def _not_ready(_req: Request, exc: DatabaseNotReady):
+        return _error(503, exc)
 
     @app.get("/healthz", tags=["运维"])
     def healthz():

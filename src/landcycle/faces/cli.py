@@ -39,6 +39,16 @@ def _db():
     return setup.open_database(Settings.from_env())
 
 
+def _ready_db():
+    """The database, checked to be reachable and initialised (else a message, exit 2)."""
+    db = _db()
+    try:
+        setup.ensure_ready(db)
+    except LandcycleError as exc:
+        _fail(exc)
+    return db
+
+
 def _fail(exc: LandcycleError) -> None:
     err_console.print("[bold red]错误：[/]", end="")
     if isinstance(exc, ValidationFailed):
@@ -100,11 +110,8 @@ def serve(host: str = typer.Option("127.0.0.1", help="监听地址"),
     from granian import Granian
     from granian.constants import Interfaces
 
-    db = _db()
+    db = _ready_db()
     st = setup.status(db)
-    if not st.schema_current:
-        err_console.print("[bold red]错误：[/]数据库尚未初始化或版本过旧，请先运行 `landcycle init`。")
-        raise typer.Exit(code=2)
     console.print(f"平台服务：http://{host}:{port}/ （数据库：{st.backend}，宗地 {st.parcels} 宗）")
     db.dispose()
     # Granian (Rust HTTP core) rather than uvicorn: h11 and httptools both reject the raw
@@ -117,7 +124,10 @@ def serve(host: str = typer.Option("127.0.0.1", help="监听地址"),
 @app.command()
 def status():
     """显示数据库状态。"""
-    st = setup.status(_db())
+    try:
+        st = setup.status(_db())
+    except LandcycleError as exc:
+        _fail(exc)
     console.print(f"数据库：{st.backend}；结构版本：{st.schema_revision or '未初始化'}"
                   f"{'（最新）' if st.schema_current else '（需要运行 landcycle init）'}；"
                   f"辖区 {st.jurisdictions} 个；宗地 {st.parcels} 宗。")
@@ -138,7 +148,7 @@ def parcel_show(code: str = typer.Argument(..., help="19位宗地代码"),
                 as_json: bool = typer.Option(False, "--json", help="以JSON输出完整卡片。")):
     """显示一宗一卡（宗地信息、用地企业、合同与协议、开发情况）及一地一档（全部变更历史）。"""
     try:
-        card = registry.parcel_card(_db(), code, confidential=True)
+        card = registry.parcel_card(_ready_db(), code, confidential=True)
     except LandcycleError as exc:
         _fail(exc)
     if as_json:
@@ -152,9 +162,9 @@ def parcel_show(code: str = typer.Argument(..., help="19位宗地代码"),
         ("宗地代码", p["code"]), ("坐落", p["location"]),
         ("所属", f"{p['county_name']} / {p['zone_name'] or '集聚区外'}"),
         ("面积", f"{p['area_m2']:,.2f} 平方米（{p['area_mu']:,.2f} 亩，EPSG:{p['gk_epsg']} 计算）"),
-        ("土地用途", p["land_use"]), ("土地状态", p["state_label"]),
+        ("土地用途", p["land_use_label"]), ("土地状态", p["state_label"]),
         ("低效类别", "、".join(p["inefficiency_labels"]) or None),
-        ("土地来源", p["land_source"]),
+        ("土地来源", p["land_source_label"]),
         ("供地", f"{p['supply_method_label'] or '—'}，{p['supply_date'] or '—'}，"
                  f"{_fmt(p['term_years'])} 年，{_fmt(p['price_wan'])} 万元"),
         ("规划条件", f"容积率 {_fmt(p['plot_ratio_min'])}–{_fmt(p['plot_ratio_max'])}，"
@@ -167,7 +177,7 @@ def parcel_show(code: str = typer.Argument(..., help="19位宗地代码"),
     if card["occupancies"]:
         t = Table(title="用地企业")
         for col in ("企业", "统一社会信用代码", "身份", "面积(亩)", "起止"):
-            t.add_column(col)
+            t.add_column(col, overflow="fold")
         for o in card["occupancies"]:
             t.add_row(o["enterprise_name"], o["credit_code"], o["role_label"], _fmt(o["area_mu"]),
                       f"{o['start_date']} — {o['end_date'] or '至今'}")
@@ -185,7 +195,7 @@ def parcel_show(code: str = typer.Argument(..., help="19位宗地代码"),
             console.print(Panel(t, title=title, expand=False))
     h = Table(title=f"一地一档（{len(card['history'])} 条变更）")
     for col in ("时间", "操作人", "变更", "原因"):
-        h.add_column(col)
+        h.add_column(col, overflow="fold")
     for row in card["history"]:
         h.add_row(row["at"][:19].replace("T", " "), row["actor"], row["summary"], row["reason"] or "")
     console.print(h)
@@ -198,12 +208,12 @@ def parcel_list(zone: Optional[str] = typer.Option(None, help="产业集聚区�
                 limit: int = typer.Option(20, help="条数")):
     """列出宗地。"""
     try:
-        page = registry.list_parcels(_db(), zone=zone, county=county, state=state, limit=limit)
+        page = registry.list_parcels(_ready_db(), zone=zone, county=county, state=state, limit=limit)
     except LandcycleError as exc:
         _fail(exc)
     t = Table(title=f"宗地（共 {page['numberMatched']} 宗，显示 {page['numberReturned']} 宗）")
     for col in ("宗地代码", "坐落", "状态", "面积(亩)", "集聚区"):
-        t.add_column(col)
+        t.add_column(col, overflow="fold")
     for f in page["features"]:
         p = f["properties"]
         t.add_row(p["code"], p["location"], p["state_label"], f"{p['area_mu']:.2f}", p["zone_name"] or "—")

@@ -26,6 +26,7 @@ from ..domain.vocabulary import (
     LandState,
     OccupancyRole,
     SupplyMethod,
+    land_use_label,
 )
 from ..storage.db import Database
 from ..storage.schema import (
@@ -240,11 +241,13 @@ def parcel_properties(s: Session, p: Parcel) -> dict[str, Any]:
         "code": p.code,
         "location": p.location,
         "land_use": p.land_use,
+        "land_use_label": land_use_label(p.land_use),
         "state": p.state,
         "state_label": LandState(p.state).label,
         "inefficiency_categories": list(p.inefficiency_categories or []),
         "inefficiency_labels": [InefficiencyCategory(c).label for c in p.inefficiency_categories or []],
         "land_source": p.land_source,
+        "land_source_label": LandSource(p.land_source).label if p.land_source else None,
         "area_m2": round(p.area_m2, 2),
         "area_mu": round(p.area_mu, 4),
         "gk_epsg": p.gk_epsg,
