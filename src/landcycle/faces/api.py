@@ -18,7 +18,7 @@ from .. import __version__
 from ..config import Settings
 from ..domain.errors import Conflict, DatabaseNotReady, LandcycleError, NotFound, Problem, ValidationFailed
 from ..domain.vocabulary import LandState
-from ..services import jurisdictions, registry, setup
+from ..services import jurisdictions, registry, rules, setup
 from ..storage.db import Database
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
@@ -138,6 +138,22 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
     @app.get("/api/parcels/{code}", tags=["宗地"])
     def parcel_card(code: str):
         return registry.parcel_card(db, code, confidential=False)
+
+    @app.get("/api/check", tags=["规则"])
+    def list_checks():
+        """The rules a single case can be checked against (see docs/rules.md)."""
+        return rules.rule_names()
+
+    @app.post("/api/check/{rule}", tags=["规则"])
+    async def check_rule(rule: str, request: Request,
+                         jurisdiction: list[str] = Query([], description="应用该县区/集聚区的规则覆盖")):
+        """Apply one rule to the case in the JSON body; 200 with the verdict whatever the outcome,
+        422 naming the bad fields, 404 for an unknown rule."""
+        try:
+            case = await request.json()
+        except ValueError:
+            raise ValidationFailed(Problem("请求", "(body)", "请求体不是有效的 JSON")) from None
+        return rules.check(rule, case, jurisdiction)
 
     @app.get("/", include_in_schema=False)
     def index():

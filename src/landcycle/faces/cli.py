@@ -19,7 +19,7 @@ from ..config import Settings
 from ..domain.errors import LandcycleError, ValidationFailed
 from ..domain.labels import field_label
 from ..services import demo as demo_service
-from ..services import registry, setup
+from ..services import registry, rules, setup
 
 app = typer.Typer(
     help="许昌市产业集聚区土地全生命周期管理平台（landcycle）命令行。\n\n"
@@ -218,6 +218,99 @@ def parcel_list(zone: Optional[str] = typer.Option(None, help="产业集聚区�
         p = f["properties"]
         t.add_row(p["code"], p["location"], p["state_label"], f"{p['area_mu']:.2f}", p["zone_name"] or "—")
     console.print(t)
+
+
+@app.command()
+def check(
+    rule: str = typer.Argument(..., help="规则名：mu-average、classify、idle、low-efficiency、standard-land、"
+                                         "admission、new-industry-land、split-transfer、deadline"),
+    input_file: str = typer.Option(..., "--input", "-i", help="案例 JSON 文件路径；- 表示从标准输入读取"),
+    jurisdiction: list[str] = typer.Option([], "--jurisdiction", "-j",
+                                           help="应用该县区/集聚区的规则覆盖（可多次，按顺序）"),
+):
+    """对单个案例应用一条规则，输出判定 JSON（rule、outcome、figures、reasons、citation）。
+
+    无论判定结果如何都以 0 退出；输入无效时以 2 退出并指出字段。字段说明见 docs/rules.md。
+    """
+    try:
+        text = sys.stdin.read() if input_file == "-" else open(input_file, encoding="utf-8").read()
+    except OSError as exc:
+        err_console.print(f"[bold red]错误：[/]无法读取输入文件 {input_file}：{exc.strerror}")
+        raise typer.Exit(code=2)
+    try:
+        case = json.loads(text)
+    except json.JSONDecodeError as exc:
+        err_console.print(f"[bold red]错误：[/]输入不是有效的 JSON（第 {exc.lineno} 行第 {exc.colno} 列）：{exc.msg}")
+        raise typer.Exit(code=2)
+    try:
+        verdict = rules.check(rule, case, jurisdiction)
+    except LandcycleError as exc:
+        _fail(exc)
+    sys.stdout.write(json.dumps(verdict, ensure_ascii=False, indent=2) + "\n")
+
+
+@app.command()
+def evaluate(
+    year: int = typer.Option(..., "--year", help="评价年度（按当年12月31日认定）"),
+    show_run: Optional[int] = typer.Option(None, "--show-run", help="只显示已保存的评价批次（批次号），不重新计算"),
+):
+    """年度评价：对全部宗地和企业计算亩均税收（R1）、企业分类（R2）、闲置（R3）、低效（R4），保存并按集聚区汇总。"""
+    from ..services import evaluation as evaluation_service
+    from ..domain.vocabulary import InefficiencyCategory
+
+    db = _ready_db()
+    try:
+        if show_run is not None:
+            rep = evaluation_service.show_run(db, show_run)
+        else:
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), console=console, transient=False) as bar:
+                tasks: dict[str, int] = {}
+
+                def progress(stage: str, done: int, total: int) -> None:
+                    if stage not in tasks:
+                        tasks[stage] = bar.add_task(stage, total=total)
+                    bar.update(tasks[stage], completed=done, total=total)
+
+                rep = evaluation_service.evaluate(db, year, actor="cli", progress=progress)
+    except LandcycleError as exc:
+        _fail(exc)
+
+    def num(v, nd=2):
+        return "—" if v is None else f"{v:,.{nd}f}"
+
+    t1 = Table(title=f"{rep.year}年度评价（截至 {rep.as_of}）：亩均税收与企业分类")
+    for col in ("产业集聚区", "目标档次（万元/亩）", "亩均税收（万元/亩）", "对照目标", "A类", "B类", "C类", "不参评"):
+        t1.add_column(col, justify="left" if col == "产业集聚区" else "right")
+    t2 = Table(title="闲置与低效用地面积（亩）")
+    cats = list(InefficiencyCategory)
+    for col in ("产业集聚区", "闲置", *[c.label for c in cats], "低效合计"):
+        t2.add_column(col, justify="left" if col == "产业集聚区" else "right")
+    for z in rep.zones:
+        f = z.figures
+        lo, hi = z.tax_target_min_wan, z.tax_target_max_wan
+        tier = "—" if lo is None else (f"≥{lo:g}" if hi is None else f"{lo:g}–{hi:g}")
+        tpm = f["tax_per_mu_wan"]
+        if tpm is None or lo is None:
+            verdict = "—"
+        elif tpm < lo:
+            verdict = "[red]低于目标[/]"
+        elif hi is not None and tpm > hi:
+            verdict = "[green]高于目标档次[/]"
+        else:
+            verdict = "[green]达到目标[/]"
+        c = f["classes"]
+        t1.add_row(z.name, tier, num(tpm), verdict, str(c["A"]), str(c["B"]), str(c["C"]), str(c["not_evaluated"]))
+        le = f["low_efficiency_area_mu"]
+        t2.add_row(z.name, num(f["idle_area_mu"], 1), *[num(le[c.value], 1) for c in cats],
+                   num(f["low_efficiency_area_mu_any"], 1))
+    console.print(t1)
+    console.print(t2)
+    console.print(f"评价批次 {rep.run_id}：宗地 {rep.parcels}，企业 {rep.enterprises}；规则库版本 {rep.rulebook_version}"
+                  f"（指纹 {rep.rulebook_fingerprint[:12]}），输入数据指纹 {rep.inputs_fingerprint[:16]}，"
+                  f"评价方法版本 {rep.method_version}" + (f"；用时 {rep.seconds:.1f} 秒" if rep.seconds else ""))
+    console.print("注：不参评企业（公用事业、投产不足规定年限、在建项目、无用地）按B类管理，已单列，不计分；"
+                  "低效类别可重叠，低效合计按宗地去重。")
 
 
 def main() -> None:
