@@ -624,7 +624,7 @@ class _World:
         self.c_green = np.round(rng.uniform(0.10, 0.15, n), 3)
         self.c_office = np.round(rng.uniform(0.05, 0.07, n), 3)
         self.c_tax = np.round(rng.uniform(15, 30, n), 1)
-        self.c_output = np.round(rng.uniform(300, 600, n), 0)
+        self.c_output = np.round(rng.uniform(150, 300, n), 0)  # 产出强度 committed at supply: conservative, below what a normal producer reaches
         self.guarantee = np.round(self.price * GUARANTEE_SHARE, 2)
         # Planning conditions (every parcel) and 标准地.
         self.plot_min = np.full(n, 1.0)
