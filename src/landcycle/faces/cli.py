@@ -19,7 +19,7 @@ from ..config import Settings
 from ..domain.errors import LandcycleError, ValidationFailed
 from ..domain.labels import field_label
 from ..services import demo as demo_service
-from ..services import registry, rules, setup
+from ..services import publicity, registry, rules, setup
 
 app = typer.Typer(
     help="许昌市产业集聚区土地全生命周期管理平台（landcycle）命令行。\n\n"
@@ -30,6 +30,8 @@ app = typer.Typer(
 )
 parcel_app = typer.Typer(help="宗地：查看一宗一卡与一地一档。", no_args_is_help=True)
 app.add_typer(parcel_app, name="parcel")
+publicity_app = typer.Typer(help="评价结果公示：公示、提出异议、处理异议、查看。", no_args_is_help=True)
+app.add_typer(publicity_app, name="publicity")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -311,6 +313,83 @@ def evaluate(
                   f"评价方法版本 {rep.method_version}" + (f"；用时 {rep.seconds:.1f} 秒" if rep.seconds else ""))
     console.print("注：不参评企业（公用事业、投产不足规定年限、在建项目、无用地）按B类管理，已单列，不计分；"
                   "低效类别可重叠，低效合计按宗地去重。")
+
+
+def _day(value: Optional[str], field: str):
+    from datetime import date
+
+    if value is None:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        err_console.print(f"[bold red]错误：[/]{field} 应为 ISO 日期（YYYY-MM-DD），实际为“{value}”")
+        raise typer.Exit(code=2)
+
+
+@publicity_app.command("publish")
+def publicity_publish(run_id: int = typer.Argument(..., help="评价批次号"),
+                      on: Optional[str] = typer.Option(None, "--on", help="公示日期（缺省为今天）"),
+                      actor: str = typer.Option("cli", "--actor", help="操作人")):
+    """公示一个评价批次；异议期按规则库的工作日数（含调休）计算。"""
+    try:
+        pub = publicity.publish(_ready_db(), run_id, _day(on, "--on"), actor)
+    except LandcycleError as exc:
+        _fail(exc)
+    console.print(f"评价批次 {run_id} 已于 {pub.published_on} 公示；异议期 {pub.window_workdays} 个工作日，"
+                  f"截至 {pub.objection_deadline}。")
+
+
+@publicity_app.command("object")
+def publicity_object(run_id: int = typer.Argument(..., help="评价批次号"),
+                     enterprise: str = typer.Option(..., "--enterprise", help="企业统一社会信用代码"),
+                     reason: str = typer.Option(..., "--reason", help="异议理由"),
+                     on: Optional[str] = typer.Option(None, "--on", help="提出日期（缺省为今天）"),
+                     actor: str = typer.Option("cli", "--actor", help="提出人")):
+    """记录企业对公示结果的异议（须在异议期内）。"""
+    try:
+        oid = publicity.file_objection(_ready_db(), run_id, enterprise, reason, _day(on, "--on"), actor)
+    except LandcycleError as exc:
+        _fail(exc)
+    console.print(f"已记录异议 {oid}。")
+
+
+@publicity_app.command("decide")
+def publicity_decide(objection_id: int = typer.Argument(..., help="异议编号"),
+                     upheld: bool = typer.Option(..., "--upheld/--rejected", help="异议成立或不成立"),
+                     reason: str = typer.Option(..., "--reason", help="处理理由"),
+                     revised_class: Optional[str] = typer.Option(None, "--class", help="异议成立时改定的类别 A/B/C"),
+                     on: Optional[str] = typer.Option(None, "--on", help="处理日期（缺省为今天）"),
+                     actor: str = typer.Option("cli", "--actor", help="处理人")):
+    """处理异议：成立则生成新版本结果（原结果保留备查），不成立则结果不变。"""
+    try:
+        view = publicity.decide_objection(_ready_db(), objection_id, upheld, reason, _day(on, "--on"), actor,
+                                          revised_class)
+    except LandcycleError as exc:
+        _fail(exc)
+    extra = f"，新结果编号 {view['revised_result_id']}" if view["revised_result_id"] else ""
+    console.print(f"异议 {objection_id}：{view['status_label']}{extra}。")
+
+
+@publicity_app.command("show")
+def publicity_show(run_id: int = typer.Argument(..., help="评价批次号")):
+    """查看批次的公示情况与异议。"""
+    try:
+        st = publicity.publication_status(_ready_db(), run_id)
+    except LandcycleError as exc:
+        _fail(exc)
+    if not st["published"]:
+        console.print(f"评价批次 {run_id} 尚未公示。")
+        return
+    console.print(f"评价批次 {run_id}：{st['published_on']} 公示，异议期至 {st['objection_deadline']}"
+                  f"（{st['window_workdays']} 个工作日）。")
+    t = Table(title="公示异议")
+    for col in ("编号", "企业", "提出日期", "理由", "状态", "处理理由"):
+        t.add_column(col, overflow="fold")
+    for o in st["objections"]:
+        t.add_row(str(o["id"]), str(o["enterprise_id"]), o["filed_on"], o["reason"], o["status_label"],
+                  o["decision_reason"] or "")
+    console.print(t)
 
 
 def main() -> None:

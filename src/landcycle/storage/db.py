@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import history  # noqa: F401  (registers the 一地一档 hook)
-from . import evaluation_schema  # noqa: F401  (registers the evaluation tables)
+from . import evaluation_schema, publicity_schema  # noqa: F401  (register their tables)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 

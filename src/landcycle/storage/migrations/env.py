@@ -4,6 +4,7 @@ from alembic import context
 
 from landcycle.storage.schema import Base
 import landcycle.storage.evaluation_schema  # noqa: F401,E402  (registers the evaluation tables)
+import landcycle.storage.publicity_schema  # noqa: F401,E402  (registers the 公示 tables)
 
 config = context.config
 connection = config.attributes.get("connection")
