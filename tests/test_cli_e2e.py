@@ -130,3 +130,19 @@ def test_uninitialised_or_unreachable_database_gets_a_message(tmp_path):
         assert proc.returncode == 2 and "landcycle init" in proc.stderr and "Traceback" not in proc.stderr
     proc = run_cli("postgresql+psycopg://nobody@127.0.0.1:1/none", "status", check=False)
     assert proc.returncode == 2 and "无法连接数据库" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_evaluate_and_publicity_through_the_cli(demo_db):
+    out = run_cli(demo_db.url, "evaluate", "--year", "2020").stdout
+    assert "评价批次 1" in out and "魏都产业集聚区" in out and "规则库版本 2021.1" in out
+    assert "闲置与低效用地面积" in out
+    again = run_cli(demo_db.url, "evaluate", "--year", "2020").stdout
+    fingerprint = [line for line in out.splitlines() if "输入数据指纹" in line]
+    assert fingerprint and fingerprint[0].split("输入数据指纹")[1][:17] in again
+    out = run_cli(demo_db.url, "publicity", "publish", "1", "--on", "2021-09-17").stdout
+    assert "截至 2021-09-26" in out
+    proc = run_cli(demo_db.url, "publicity", "object", "1", "--enterprise", "91110000600037341L",
+                   "--reason", "x", "--on", "2021-09-20", check=False)
+    assert proc.returncode == 2 and "未登记" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run_cli(demo_db.url, "evaluate", "--year", "1800", check=False)
+    assert proc.returncode == 2 and "year" in proc.stderr and "Traceback" not in proc.stderr

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from typing import Optional
 
 import typer
@@ -39,6 +40,21 @@ err_console = Console(stderr=True)
 
 def _db():
     return setup.open_database(Settings.from_env())
+
+
+@contextmanager
+def _progress_bars():
+    """A ``progress(stage, done, total)`` callback drawing one bar per stage (services report stages)."""
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=False) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield progress
 
 
 def _ready_db():
@@ -88,15 +104,7 @@ def demo(
         if if_empty and setup.status(db).parcels > 0:
             console.print("库中已有宗地，跳过生成演示数据。")
             return
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=console, transient=False) as bar:
-            tasks: dict[str, int] = {}
-
-            def progress(stage: str, done: int, total: int) -> None:
-                if stage not in tasks:
-                    tasks[stage] = bar.add_task(stage, total=total)
-                bar.update(tasks[stage], completed=done, total=total)
-
+        with _progress_bars() as progress:
             result = demo_service.generate_demo(db, scale=scale, progress=progress, replace=replace)
     except LandcycleError as exc:
         _fail(exc)
@@ -265,15 +273,7 @@ def evaluate(
         if show_run is not None:
             rep = evaluation_service.show_run(db, show_run)
         else:
-            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                          TimeElapsedColumn(), console=console, transient=False) as bar:
-                tasks: dict[str, int] = {}
-
-                def progress(stage: str, done: int, total: int) -> None:
-                    if stage not in tasks:
-                        tasks[stage] = bar.add_task(stage, total=total)
-                    bar.update(tasks[stage], completed=done, total=total)
-
+            with _progress_bars() as progress:
                 rep = evaluation_service.evaluate(db, year, actor="cli", progress=progress)
     except LandcycleError as exc:
         _fail(exc)
