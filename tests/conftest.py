@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -21,6 +22,21 @@ from landcycle.services import setup
 from landcycle.storage.db import Database
 
 PG_URL = os.environ.get("LANDCYCLE_TEST_PG_URL", "")
+
+
+def find_seeds_dir() -> Path:
+    """The gazette texts (``shared/seeds``): ``LANDCYCLE_SEEDS_DIR``, else the nearest
+    ``shared/seeds`` beside the checkout or above it. Tests quoting them skip when absent."""
+    if os.environ.get("LANDCYCLE_SEEDS_DIR"):
+        return Path(os.environ["LANDCYCLE_SEEDS_DIR"])
+    for parent in Path(__file__).resolve().parents:
+        candidate = parent / "shared" / "seeds"
+        if candidate.is_dir():
+            return candidate
+    return Path("/nonexistent/shared/seeds")
+
+
+SEEDS_DIR = find_seeds_dir()
 _pg_skip_reason: str | None = None
 
 

@@ -20,7 +20,7 @@ from landcycle.domain.rules.rulebook import Rulebook
 RULEBOOK = Rulebook.from_toml((landcycle.data.DATA_DIR / "rulebook.toml").read_text(encoding="utf-8"))
 RULES = RULEBOOK.section("split_transfer")
 DOCS = list(RULES["required_documents"])
-SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+from conftest import SEEDS_DIR as SEEDS  # noqa: E402
 
 
 def rulebook_with(**settings_):

@@ -17,7 +17,7 @@ from landcycle.domain.rules.inputs import parse_case
 from landcycle.domain.rules.rulebook import Rulebook
 
 RULEBOOK = Rulebook.from_toml((landcycle.data.DATA_DIR / "rulebook.toml").read_text(encoding="utf-8"))
-SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+from conftest import SEEDS_DIR as SEEDS  # noqa: E402
 
 
 def run(module, data, rulebook=RULEBOOK):
