@@ -146,3 +146,14 @@ def test_evaluate_and_publicity_through_the_cli(demo_db):
     assert proc.returncode == 2 and "未登记" in proc.stderr and "Traceback" not in proc.stderr
     proc = run_cli(demo_db.url, "evaluate", "--year", "1800", check=False)
     assert proc.returncode == 2 and "year" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_verdicts_of_a_stored_run_through_the_cli(demo_db):
+    run_cli(demo_db.url, "evaluate", "--year", "2020")
+    listing = run_cli(demo_db.url, "parcel", "list", "--state", "idle", "--limit", "1").stdout
+    code = next(tok for tok in listing.split() if len(tok) == 19 and tok[:6].isdigit())
+    data = json.loads(run_cli(demo_db.url, "verdicts", code, "--json").stdout)
+    assert [v["rule_id"] for v in data["verdicts"]] == ["R1", "R3", "R4"]
+    assert all(v["reasons"] and v["citation"] for v in data["verdicts"])
+    out = run_cli(demo_db.url, "verdicts", code).stdout
+    assert "R3 idle" in out and "依据" in out

@@ -20,7 +20,7 @@ from ..config import Settings
 from ..domain.errors import LandcycleError, ValidationFailed
 from ..domain.labels import field_label
 from ..services import demo as demo_service
-from ..services import publicity, registry, rules, setup
+from ..services import publicity, registry, rules, setup, verdicts
 
 app = typer.Typer(
     help="许昌市产业集聚区土地全生命周期管理平台（landcycle）命令行。\n\n"
@@ -390,6 +390,31 @@ def publicity_show(run_id: int = typer.Argument(..., help="评价批次号")):
         t.add_row(str(o["id"]), str(o["enterprise_id"]), o["filed_on"], o["reason"], o["status_label"],
                   o["decision_reason"] or "")
     console.print(t)
+
+
+@app.command("verdicts")
+def show_verdicts(
+    subject: str = typer.Argument(..., help="宗地代码（19位）或企业统一社会信用代码（18位）"),
+    run_id: Optional[int] = typer.Option(None, "--run", help="评价批次号（缺省为最新一次）"),
+    as_json: bool = typer.Option(False, "--json", help="以JSON输出"),
+):
+    """查看年度评价中某宗地（R1/R3/R4）或某企业（R1/R2）的判定：结论、数据、理由与依据条款。"""
+    try:
+        db = _ready_db()
+        data = (verdicts.parcel_verdicts(db, subject, run_id) if len(subject.strip()) == 19
+                else verdicts.enterprise_verdicts(db, subject, run_id))
+    except LandcycleError as exc:
+        _fail(exc)
+    if as_json:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        return
+    run = data["run"]
+    console.print(f"[bold]{data['subject']}[/] — 评价批次 {run['run_id']}（{run['year']}年度，截至 {run['as_of']}），"
+                  f"规则库 {run['rulebook_version']}，结果版本 {data['result_version']}")
+    for v in data["verdicts"]:
+        body = "\n".join(f"• {r}" for r in v["reasons"])
+        cites = "\n".join(f"  依据：{c['source']} — {c['text']}" for c in v["citation"])
+        console.print(Panel(f"{body}\n{cites}", title=f"{v['rule_id']} {v['rule']}：{v['outcome_label']}", expand=False))
 
 
 def main() -> None:

@@ -131,6 +131,13 @@ def evaluate(db: Database, year: int, *, actor: str = "system", rulebook: Rulebo
                      [_zone_summary(z) for z in summary], time.perf_counter() - t0, timings)
 
 
+def run_rulebook(run: EvaluationRun) -> Rulebook:
+    """The rulebook a run was computed with (its stored snapshot), not today's."""
+    snap = run.rulebook_settings
+    return Rulebook(snap["version"], snap.get("jurisdiction", ""), snap.get("name", ""), snap["data"],
+                    tuple(snap.get("overrides", ())))
+
+
 def show_run(db: Database, run_id: int) -> RunReport:
     """A stored run's report (from the run row: its summary, versions and fingerprints)."""
     with db.reader() as s:

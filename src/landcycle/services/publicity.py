@@ -13,9 +13,9 @@ from sqlalchemy import func, insert, inspect, select
 from sqlalchemy.orm import Session
 
 from ..domain.errors import NotFound, Problem, ValidationFailed
-from ..domain.rules.rulebook import Rulebook
 from ..domain.rules.workdays import CalendarUnknown, WorkdayCalendar
 from ..storage.db import Database
+from .evaluation import run_rulebook
 from ..storage.evaluation_schema import EnterpriseEvaluation, EvaluationRun
 from ..storage.publicity_schema import EvaluationObjection, EvaluationPublication
 from ..storage.schema import Enterprise
@@ -32,13 +32,6 @@ class Publication:
     objection_deadline: date
 
 
-def _run_rulebook(run: EvaluationRun) -> Rulebook:
-    """The rulebook the run was computed with (its stored snapshot), not today's."""
-    snap = run.rulebook_settings
-    return Rulebook(snap["version"], snap.get("jurisdiction", ""), snap.get("name", ""), snap["data"],
-                    tuple(snap.get("overrides", ())))
-
-
 def _get_run(s: Session, run_id: int) -> EvaluationRun:
     run = s.get(EvaluationRun, run_id)
     if run is None:
@@ -53,7 +46,7 @@ def publish(db: Database, run_id: int, published_on: date, actor: str) -> Public
         run = _get_run(s, run_id)
         if s.scalar(select(EvaluationPublication.id).where(EvaluationPublication.run_id == run_id)):
             raise ValidationFailed(Problem(f"评价批次 {run_id}", "run_id", "该批次已经公示", "already_published"))
-        rulebook = _run_rulebook(run)
+        rulebook = run_rulebook(run)
         window = int(rulebook.section("evaluation")["objection_window_workdays"])
         try:
             deadline = WorkdayCalendar.from_rulebook(rulebook).add_workdays(published_on, window)
