@@ -33,7 +33,7 @@ from typing import Any, Callable
 import numpy as np
 from sqlalchemy import Connection, Integer, Text, and_, case, cast, insert, literal, or_, select
 
-from ..domain.errors import Problem, ValidationFailed
+from ..domain.errors import NotFound, Problem, ValidationFailed
 from ..domain.rules import evaluation as ev
 from ..domain.rules.rulebook import Rulebook
 from ..domain.vocabulary import AcceptanceResult, InefficiencyCategory, OccupancyRole
@@ -143,7 +143,6 @@ def show_run(db: Database, run_id: int) -> RunReport:
     with db.reader() as s:
         run = s.get(EvaluationRun, run_id)
         if run is None:
-            from ..domain.errors import NotFound
             raise NotFound("评价批次", str(run_id))
         return RunReport(run.id, run.year, run.as_of, run.rulebook_version, run.rulebook_fingerprint,
                          run.inputs_fingerprint, run.method_version, run.parcels, run.enterprises,
