@@ -298,3 +298,22 @@ def test_boundary_point_csv_in_gbk_with_prefixed_coordinates(tmp_path):
     assert batch.encoding == "gbk" and batch.source_crs == "EPSG:4526"
     assert batch.attributes[0]["宗地代码"] == "411002001001GB00003"
     assert gk_area_m2(batch.geometries[0]) == pytest.approx(2000, abs=0.5)
+
+
+def test_import_reader_uses_the_county_for_six_digit_eastings_and_gcj(tmp_path, db):
+    """`landcycle import --county 魏都区` gives the reader the county's meridian and real boundary."""
+    import numpy as np
+    import pyogrio
+    import shapely
+
+    from landcycle.domain.geometry import project, rectangle_around
+    from landcycle.services.imports import read_for_import
+
+    rect = rectangle_around(113.82, 34.05, 0.2, 0.2)
+    plain = project(rect, 4490, 4547)  # 6-digit eastings, no CRS written
+    path = tmp_path / "plain.gpkg"
+    pyogrio.raw.write(path, geometry=np.array([shapely.to_wkb(plain)], dtype=object), field_data=[np.array(["a"])],
+                      fields=["name"], geometry_type="Polygon", driver="GPKG")
+    batch = read_for_import(db, str(path), county="魏都区")
+    assert batch.source_crs == "EPSG:4547" and batch.crs_inferred
+    assert shapely.hausdorff_distance(batch.geometries[0], rect) < 1e-6

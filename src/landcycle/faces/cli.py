@@ -417,6 +417,118 @@ def show_verdicts(
         console.print(Panel(f"{body}\n{cites}", title=f"{v['rule_id']} {v['rule']}：{v['outcome_label']}", expand=False))
 
 
+@app.command("import")
+def import_file(
+    file: str = typer.Argument(..., help="GIS文件（Shapefile、GeoPackage、GeoJSON、DXF…）或界址点坐标表"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="只检查并出报告，不写入"),
+    crs: Optional[str] = typer.Option(None, "--crs", help="源坐标系（如 EPSG:4526）；缺省时从文件识别或推断"),
+    encoding: Optional[str] = typer.Option(None, "--encoding", help="属性表编码（如 GBK、UTF-8）"),
+    central_meridian: Optional[float] = typer.Option(None, "--central-meridian", help="高斯-克吕格中央经线（度）"),
+    mapping: Optional[str] = typer.Option(None, "--mapping", help="字段映射文件（TOML），补充/覆盖默认映射"),
+    repair: bool = typer.Option(False, "--repair", help="用 make_valid 修复无效图形、删除重复界址点（报告中注明）"),
+    convert_gcj: bool = typer.Option(False, "--convert-gcj", help="源数据为GCJ-02（火星坐标）时转换为CGCS2000"),
+    county: Optional[str] = typer.Option(None, "--county", help="属性中没有县(市、区)时使用"),
+    zone: Optional[str] = typer.Option(None, "--zone", help="属性中没有产业集聚区时使用"),
+    update: bool = typer.Option(False, "--update", help="允许更新已登记的宗地（记入一地一档）"),
+    overlap_tolerance: float = typer.Option(1.0, "--overlap-tolerance", help="允许的重叠面积（平方米）"),
+    report: Optional[str] = typer.Option(None, "--report", help="报告路径（写出 .xlsx 与 .json）"),
+    actor: str = typer.Option("cli", "--actor", help="操作人"),
+):
+    """标图入库：读取文件、映射属性、检查全部问题；无错误时整批导入（全部成功或全部不写入）。"""
+    from pathlib import Path
+
+    from ..services import imports
+
+    db = _ready_db()
+    try:
+        batch = imports.read_for_import(db, file, county=county, encoding=encoding, crs=crs,
+                                        central_meridian=central_meridian, convert_gcj=convert_gcj)
+        opts = dict(mapping=mapping, county=county, zone=zone, repair=repair, update=update,
+                    overlap_tolerance_m2=overlap_tolerance)
+        if dry_run:
+            rep, result = imports.dry_run(db, batch, **opts), None
+        else:
+            try:
+                result = imports.import_batch(db, batch, actor=actor, **opts)
+                rep = result.report
+            except imports.ImportRejected as exc:
+                rep, result = exc.report, None
+    except LandcycleError as exc:
+        _fail(exc)
+    if report:
+        base = Path(report)
+        base = base.with_suffix("") if base.suffix.lower() in (".xlsx", ".json") else base
+        rep.write_excel(base.with_suffix(".xlsx"))
+        rep.write_json(base.with_suffix(".json"))
+        console.print(f"报告已写出：{base.with_suffix('.xlsx')}、{base.with_suffix('.json')}")
+    _print_import_report(rep)
+    if rep.has_errors:
+        err_console.print(f"[bold red]有 {len(rep.errors)} 个错误，未写入任何数据。[/]")
+        raise typer.Exit(code=2)
+    if result is None:
+        console.print(f"[green]检查通过[/]（试运行，未写入）：将新建 {len(rep.to_create)} 宗、更新 {len(rep.to_update)} 宗。")
+    else:
+        console.print(f"[green]已导入，批次 {result.batch_id}[/]：新建 {len(result.created)} 宗、"
+                      f"更新 {len(result.updated)} 宗。撤销：landcycle import-undo {result.batch_id}")
+
+
+def _print_import_report(rep) -> None:
+    console.print(f"[bold]{rep.path}[/]（{rep.format}，{rep.source_crs}，{rep.feature_count} 个要素）")
+    for n in rep.notes:
+        console.print(f"  • {n}")
+    if rep.unmapped_columns:
+        console.print("  未映射字段：" + "、".join(rep.unmapped_columns))
+    if not rep.rows:
+        return
+    t = Table(title=f"问题（错误 {len(rep.errors)}，警告 {len(rep.warnings)}）")
+    for c in ("问题类型", "数量"):
+        t.add_column(c)
+    for code, n in rep.counts_by_code().items():
+        t.add_row(code, str(n))
+    console.print(t)
+    rows = Table()
+    for c in ("来源位置", "宗地代码", "字段", "问题", "级别"):
+        rows.add_column(c)
+    for r in rep.rows[:50]:
+        rows.add_row(r.source_id, r.record, field_label(r.field), r.message,
+                     "[red]错误[/]" if r.severity == "error" else "[yellow]警告[/]")
+    console.print(rows)
+    if len(rep.rows) > 50:
+        console.print(f"……共 {len(rep.rows)} 条，完整清单请用 --report 写出")
+
+
+@app.command("import-batches")
+def import_batches(as_json: bool = typer.Option(False, "--json", help="以JSON输出")):
+    """列出导入批次：时间、操作人、文件、哈希、新建/更新数、是否已撤销。"""
+    from ..services import imports
+
+    rows = imports.list_batches(_ready_db())
+    if as_json:
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        return
+    t = Table(title="导入批次")
+    for c in ("批次", "时间", "操作人", "文件", "SHA-256", "新建", "更新", "撤销"):
+        t.add_column(c)
+    for b in rows:
+        t.add_row(str(b["id"]), (b["at"] or "")[:19], b["actor"], b["source_path"], b["file_sha256"][:12],
+                  str(b["created"]), str(b["updated"]),
+                  f"{b['undone_by']} {b['undone_at'][:19]}" if b["undone_at"] else "")
+    console.print(t)
+
+
+@app.command("import-undo")
+def import_undo(batch_id: int = typer.Argument(..., help="导入批次号"),
+                actor: str = typer.Option("cli", "--actor", help="操作人")):
+    """整批撤销一次导入：删除其新建的宗地、恢复其更新的宗地（记入一地一档）。"""
+    from ..services import imports
+
+    try:
+        out = imports.undo_batch(_ready_db(), batch_id, actor)
+    except LandcycleError as exc:
+        _fail(exc)
+    console.print(f"[green]已撤销导入批次 {batch_id}[/]：删除 {len(out['deleted'])} 宗、恢复 {len(out['restored'])} 宗。")
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

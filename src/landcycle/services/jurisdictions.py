@@ -12,7 +12,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ..data import BOUNDARIES_FILE, JURISDICTIONS_FILE
-from ..domain.errors import NotFound, Problem, ValidationFailed
+from ..domain.errors import Problem, ValidationFailed
 from ..domain.geometry import as_multipolygon, gk_areas_m2, rectangle_around
 from ..domain.vocabulary import JurisdictionKind
 from ..storage.db import Database
@@ -135,15 +135,6 @@ def resolve(session: Session, key: str, kind: JurisdictionKind | None = None,
         what = kind.label if kind else "辖区"
         raise ValidationFailed(Problem(record or what, field, f"未知的{what}“{key}”", code="unknown_jurisdiction"))
     return j
-
-
-def find(db: Database, key: str, kind: JurisdictionKind | None = None) -> Jurisdiction:
-    """Look up one jurisdiction (NotFound if it does not exist)."""
-    with db.reader() as s:
-        try:
-            return resolve(s, key, kind)
-        except ValidationFailed:
-            raise NotFound(kind.label if kind else "辖区", key) from None
 
 
 def jurisdiction_features(db: Database) -> dict:

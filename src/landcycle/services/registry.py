@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any, Iterable
 
 import numpy as np
@@ -61,20 +61,31 @@ _LABELLED_FIELDS = {
 
 
 # --------------------------------------------------------------------------- register
-def register_parcels(db: Database, drafts: Iterable[ParcelDraft], actor: str,
-                     reason: str | None = None,
-                     area_tolerance: float = DEFAULT_AREA_TOLERANCE) -> list[str]:
-    """Register new parcels, all or nothing. Returns their codes.
+@dataclass
+class PreparedParcel:
+    """A draft that passed validation, with what the write needs (normalised code, resolved
+    county/zone, MultiPolygon geometry, GK area and zone)."""
 
-    Every problem of every draft is collected first (format, geometry, vocabulary, stated
-    area, unknown county/zone, parcel outside its county/zone, code not matching the
-    county, duplicates in the batch or the store); if there is any, ``ValidationFailed``
-    lists them all and nothing is written.
+    draft: ParcelDraft
+    code: str
+    county: Jurisdiction | None
+    zone: Jurisdiction | None
+    geometry: Any
+    area_m2: float
+    gk_epsg: int
+    exists: bool = False
+
+
+def validate_parcels(s: Session, drafts: list[ParcelDraft],
+                     area_tolerance: float = DEFAULT_AREA_TOLERANCE,
+                     allow_existing: bool = False) -> tuple[list[list[Problem]], list[PreparedParcel]]:
+    """Every problem of every draft, per draft (same order), and the prepared rows; writes nothing.
+
+    Checks format, geometry, vocabulary, stated area, unknown county/zone, parcel outside its
+    county/zone, code not matching the county, duplicates in the batch and — unless
+    ``allow_existing`` (update batches) — in the store.
     """
-    drafts = list(drafts)
-    problems: list[Problem] = []
-    for d in drafts:
-        problems += parcel_problems(d, area_tolerance)
+    per: list[list[Problem]] = [list(parcel_problems(d, area_tolerance)) for d in drafts]
     good_geoms = [not parcel_geometry_problems(d.geometry) for d in drafts]
     geoms = np.array([as_multipolygon(d.geometry) if ok else None for d, ok in zip(drafts, good_geoms)],
                      dtype=object)
@@ -83,56 +94,85 @@ def register_parcels(db: Database, drafts: Iterable[ParcelDraft], actor: str,
     if any(good_geoms):
         idx = np.flatnonzero(good_geoms)
         areas[idx], epsgs[idx] = gk_areas_m2(geoms[idx])
-    with db.transaction(actor=actor, reason=reason) as s:
-        seen: set[str] = set()
-        codes = [(d.code or "").strip().upper() for d in drafts]
-        existing = set(s.scalars(select(Parcel.code).where(Parcel.code.in_(codes))))
-        rows = []
-        for i, d in enumerate(drafts):
-            record = f"宗地 {d.code or '(无代码)'}"
-            code = codes[i]
-            if code in seen:
-                problems.append(Problem(record, "code", "宗地代码在本批次中重复", "duplicate"))
-            elif code in existing:
-                problems.append(Problem(record, "code", "宗地代码已存在于登记库中", "duplicate"))
-            seen.add(code)
-            county = zone = None
+    seen: set[str] = set()
+    codes = [(d.code or "").strip().upper() for d in drafts]
+    existing = set(s.scalars(select(Parcel.code).where(Parcel.code.in_(codes)))) if codes else set()
+    prepared = []
+    for i, d in enumerate(drafts):
+        problems = per[i]
+        record = f"宗地 {d.code or '(无代码)'}"
+        code = codes[i]
+        if code in seen:
+            problems.append(Problem(record, "code", "宗地代码在本批次中重复", "duplicate"))
+        elif code in existing and not allow_existing:
+            problems.append(Problem(record, "code", "宗地代码已存在于登记库中", "duplicate"))
+        seen.add(code)
+        county = zone = None
+        try:
+            county = jurisdictions.resolve(s, d.county, JurisdictionKind.COUNTY, record, "county_id")
+        except ValidationFailed as exc:
+            problems += exc.problems
+        if d.zone:
             try:
-                county = jurisdictions.resolve(s, d.county, JurisdictionKind.COUNTY, record, "county_id")
+                zone = jurisdictions.resolve(s, d.zone, JurisdictionKind.ZONE, record, "zone_id")
             except ValidationFailed as exc:
                 problems += exc.problems
-            if d.zone:
-                try:
-                    zone = jurisdictions.resolve(s, d.zone, JurisdictionKind.ZONE, record, "zone_id")
-                except ValidationFailed as exc:
-                    problems += exc.problems
-            if county is not None and code[:6] != county.code and len(code) == 19:
-                problems.append(Problem(record, "code",
-                                        f"宗地代码前6位 {code[:6]} 与所属县(市、区) {county.name}（{county.code}）不符"))
-            if zone is not None and county is not None and zone.territory_county_id != county.id:
-                problems.append(Problem(record, "zone_id", f"产业集聚区 {zone.name} 不在 {county.name} 境内"))
-            if good_geoms[i]:
-                problems += _outside_problems(record, geoms[i], county, zone)
-                p = stated_area_problem(record, d.stated_area_m2, float(areas[i]), area_tolerance)
-                if p:
-                    problems.append(p)
-            rows.append((d, code, county, zone))
+        if county is not None and code[:6] != county.code and len(code) == 19:
+            problems.append(Problem(record, "code",
+                                    f"宗地代码前6位 {code[:6]} 与所属县(市、区) {county.name}（{county.code}）不符"))
+        if zone is not None and county is not None and zone.territory_county_id != county.id:
+            problems.append(Problem(record, "zone_id", f"产业集聚区 {zone.name} 不在 {county.name} 境内"))
+        if good_geoms[i]:
+            problems += _outside_problems(record, geoms[i], county, zone)
+            p = stated_area_problem(record, d.stated_area_m2, float(areas[i]), area_tolerance)
+            if p:
+                problems.append(p)
+        prepared.append(PreparedParcel(d, code, county, zone, geoms[i], float(areas[i]), int(epsgs[i]),
+                                       code in existing))
+    return per, prepared
+
+
+def parcel_values(p: PreparedParcel) -> dict[str, Any]:
+    """Column values of a prepared parcel (everything but ``code``), ready for ``Parcel(**…)`` or setattr."""
+    d = p.draft
+    values = {k: v for k, v in asdict(d).items()
+              if k not in ("code", "geometry", "county", "zone", "stated_area_m2")}
+    values["state"] = LandState.parse(d.state).value
+    values["inefficiency_categories"] = [InefficiencyCategory.parse(c).value
+                                         for c in d.inefficiency_categories]
+    for name, enum in (("land_source", LandSource), ("supply_method", SupplyMethod)):
+        if values[name] is not None:
+            values[name] = enum.parse(values[name]).value
+    values.update(geometry=p.geometry, area_m2=p.area_m2, area_mu=float(m2_to_mu(p.area_m2)),
+                  gk_epsg=p.gk_epsg, county_id=p.county.id, zone_id=p.zone.id if p.zone else None,
+                  **_bbox(p.geometry))
+    return values
+
+
+def write_parcel(s: Session, p: PreparedParcel) -> Parcel:
+    """Add a new parcel from a validated :class:`PreparedParcel` (the caller's transaction)."""
+    parcel = Parcel(code=p.code, **parcel_values(p))
+    s.add(parcel)
+    return parcel
+
+
+def register_parcels(db: Database, drafts: Iterable[ParcelDraft], actor: str,
+                     reason: str | None = None,
+                     area_tolerance: float = DEFAULT_AREA_TOLERANCE) -> list[str]:
+    """Register new parcels, all or nothing. Returns their codes.
+
+    Every problem of every draft is collected first (see :func:`validate_parcels`); if there
+    is any, ``ValidationFailed`` lists them all and nothing is written.
+    """
+    drafts = list(drafts)
+    with db.transaction(actor=actor, reason=reason) as s:
+        per, prepared = validate_parcels(s, drafts, area_tolerance)
+        problems = [p for ps in per for p in ps]
         if problems:
             raise ValidationFailed(problems)
-        for i, (d, code, county, zone) in enumerate(rows):
-            values = {k: v for k, v in asdict(d).items()
-                      if k not in ("code", "geometry", "county", "zone", "stated_area_m2")}
-            values["state"] = LandState.parse(d.state).value
-            values["inefficiency_categories"] = [InefficiencyCategory.parse(c).value
-                                                 for c in d.inefficiency_categories]
-            for name, enum in (("land_source", LandSource), ("supply_method", SupplyMethod)):
-                if values[name] is not None:
-                    values[name] = enum.parse(values[name]).value
-            s.add(Parcel(code=code, geometry=geoms[i], area_m2=float(areas[i]),
-                         area_mu=float(m2_to_mu(areas[i])), gk_epsg=int(epsgs[i]),
-                         county_id=county.id, zone_id=zone.id if zone else None,
-                         **_bbox(geoms[i]), **values))
-    return [r[1] for r in rows]
+        for p in prepared:
+            write_parcel(s, p)
+    return [p.code for p in prepared]
 
 
 def _bbox(geom) -> dict[str, float]:
