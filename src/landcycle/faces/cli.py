@@ -529,6 +529,33 @@ def import_undo(batch_id: int = typer.Argument(..., help="导入批次号"),
     console.print(f"[green]已撤销导入批次 {batch_id}[/]：删除 {len(out['deleted'])} 宗、恢复 {len(out['restored'])} 宗。")
 
 
+@app.command("export")
+def export_file(
+    path: str = typer.Argument(..., help="输出文件：.gpkg、.shp、.geojson、.dxf 或 .xlsx（台账）"),
+    zone: Optional[str] = typer.Option(None, "--zone", help="产业集聚区（代码、名称或别名）"),
+    county: Optional[str] = typer.Option(None, "--county", help="县(市、区)"),
+    state: Optional[str] = typer.Option(None, "--state", help="土地状态（如 闲置、低效、idle）"),
+    fmt: Optional[str] = typer.Option(None, "--format", help="gpkg|shp|geojson|dxf|xlsx；缺省按扩展名"),
+    encoding: str = typer.Option("UTF-8", "--encoding", help="Shapefile 属性表编码（UTF-8 或 GBK，写入 .cpg）"),
+    crs: str = typer.Option("EPSG:4490", "--crs", help="输出坐标系（缺省 EPSG:4490；或高斯-克吕格如 EPSG:4547）"),
+):
+    """导出宗地：GeoPackage、Shapefile、GeoJSON、DXF 或 Excel 台账（含最近一次评价数据）；导出的文件可重新导入。"""
+    from ..services import exports
+
+    db = _ready_db()
+    try:
+        result = exports.export_parcels(db, path, fmt=fmt, county=county, zone=zone, state=state,
+                                        encoding=encoding, crs=crs)
+    except LandcycleError as exc:
+        _fail(exc)
+    where = "，".join(f"{k}：{v}" for k, v in (("产业集聚区", zone), ("县(市、区)", county), ("状态", state)) if v)
+    crs_text = f"，坐标系 {result.crs}" if result.crs else ""
+    console.print(f"[green]已导出 {result.count} 宗宗地[/]（{exports.FORMAT_LABELS[result.fmt]}{crs_text}"
+                  f"{'；' + where if where else ''}）：{result.path}")
+    for n in result.notes:
+        console.print(f"  • {n}")
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
