@@ -35,7 +35,10 @@ test: install-test static
 	$(BIN)/python -m pytest
 
 bench: install
+	$(BIN)/pip install --quiet -e ".[bench]"
 	$(BIN)/python benchmarks/demo_generation.py
+	$(BIN)/python benchmarks/evaluation.py
+	$(BIN)/python benchmarks/import_parcels.py
 
 clean:
 	rm -rf $(VENV) var src/landcycle/faces/web/static/vendor web/node_modules

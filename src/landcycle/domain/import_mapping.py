@@ -234,71 +234,95 @@ def map_rows(mapping: ImportMapping, attributes: list[dict[str, Any]],
                 columns.append(c)
     found, unmapped, notes = resolve_columns(mapping, columns)
     by_field = {f: (col, unit) for col, (f, unit) in found.items()}
-    rows = []
-    for attrs, sid in zip(attributes, source_ids):
-        out = MappedRow(sid)
-        for fname, (col, col_unit) in by_field.items():
-            spec = mapping.fields[fname]
+    rows = [MappedRow(sid) for sid in source_ids[:len(attributes)]]
+    # Column by column (fields in the same order as before, so each row's values and problems
+    # keep that order); a conversion is computed once per distinct (value, unit-column value).
+    for fname, (col, col_unit) in by_field.items():
+        if fname in ("area_unit", "price_unit"):
+            continue
+        spec = mapping.fields[fname]
+        attr = DRAFT_ATTRIBUTE.get(fname, fname)
+        ucol = None
+        if spec.kind in ("area", "money") and _UNIT_FIELD[spec.kind] in by_field:
+            ucol = by_field[_UNIT_FIELD[spec.kind]][0]
+        memo: dict[Any, tuple[Any, tuple[str, str] | None]] = {}
+        for attrs, out in zip(attributes, rows):
             raw = attrs.get(col)
-            if _blank(raw) or fname in ("area_unit", "price_unit"):
+            if _blank(raw):
                 continue
-            attr = DRAFT_ATTRIBUTE.get(fname, fname)
-
-            def bad(msg: str, code: str = "unconvertible") -> None:
-                out.problems.append(Problem(sid, attr, f"{spec.label}（{col}）：{msg}", code))
-
+            uraw = attrs.get(ucol) if ucol is not None else None
             try:
-                if spec.kind in ("area", "money"):
-                    value, value_unit = _number(raw)
-                    unit = None
-                    if value_unit:
-                        unit = mapping.unit_of(spec.kind, value_unit)
-                        if unit is None:
-                            bad(f"无法识别的单位“{value_unit}”", "unknown_unit")
-                            continue
-                    if unit is None and _UNIT_FIELD[spec.kind] in by_field:
-                        ucol = by_field[_UNIT_FIELD[spec.kind]][0]
-                        if not _blank(attrs.get(ucol)):
-                            unit = mapping.unit_of(spec.kind, str(attrs[ucol]))
-                            if unit is None:
-                                bad(f"无法识别的单位“{attrs[ucol]}”（{ucol}）", "unknown_unit")
-                                continue
-                    unit = unit or col_unit or spec.default_unit
-                    out.values[attr] = _convert_measure(spec.kind, value, unit)
-                elif spec.kind == "int":
-                    value, rest = _number(raw)
-                    if rest or value != int(value):
-                        raise ValueError
-                    out.values[attr] = int(value)
-                elif spec.kind == "float":
-                    value, rest = _number(raw)
-                    if rest:
-                        raise ValueError
-                    out.values[attr] = value
-                elif spec.kind == "date":
-                    out.values[attr] = _to_date(raw)
-                elif spec.kind == "land_use":
-                    out.values[attr] = land_use_code(raw)
-                elif fname in _ENUMS:
-                    out.values[attr] = _ENUMS[fname].parse(str(raw).strip()).value
-                elif fname == "owner_name":
-                    out.owner_name = str(raw).strip()
-                elif fname == "owner_credit_code":
+                key = (type(raw), raw, type(uraw), uraw)  # 1, 1.0 and True hash alike
+                hit = memo.get(key)
+            except TypeError:  # unhashable value
+                key, hit = None, None
+            if hit is None:
+                hit = _convert(mapping, spec, fname, col, col_unit, ucol, raw, uraw)
+                if key is not None:
+                    memo[key] = hit
+            value, problem = hit
+            if problem is not None:
+                out.problems.append(Problem(out.source_id, attr, f"{spec.label}（{col}）：{problem[0]}", problem[1]))
+            elif fname == "owner_name":
+                out.owner_name = value
+            elif fname == "owner_credit_code":
+                out.owner_credit_code = value
+            else:
+                out.values[attr] = value
+        if fname == "owner_credit_code":  # the raw text is kept when it is not a valid code
+            for attrs, out in zip(attributes, rows):
+                raw = attrs.get(col)
+                if not _blank(raw) and out.owner_credit_code is None:
                     out.owner_credit_code = str(raw).strip()
-                    try:
-                        out.owner_credit_code = normalise_credit_code(str(raw))
-                    except ValueError as exc:
-                        bad(str(exc), "bad_credit_code")
-                else:
-                    value = str(raw).strip()
-                    if fname == "code":
-                        value = value.upper()
-                    out.values[attr] = value
-            except ValueError as exc:
-                msg = str(exc) if str(exc) else f"无法转换“{raw}”"
-                bad(msg)
-            except (KeyError, OverflowError):
-                bad(f"无法转换“{raw}”")
-        rows.append(out)
     column_map = {col: f for col, (f, _u) in found.items()}
     return MappingResult(rows, column_map, unmapped, notes)
+
+
+def _convert(mapping: ImportMapping, spec: FieldSpec, fname: str, col: str, col_unit: str | None,
+             ucol: str | None, raw, uraw) -> tuple[Any, tuple[str, str] | None]:
+    """One value converted: ``(value, None)`` or ``(None, (message, problem code))``."""
+    try:
+        if spec.kind in ("area", "money"):
+            value, value_unit = _number(raw)
+            unit = None
+            if value_unit:
+                unit = mapping.unit_of(spec.kind, value_unit)
+                if unit is None:
+                    return None, (f"无法识别的单位“{value_unit}”", "unknown_unit")
+            if unit is None and ucol is not None and not _blank(uraw):
+                unit = mapping.unit_of(spec.kind, str(uraw))
+                if unit is None:
+                    return None, (f"无法识别的单位“{uraw}”（{ucol}）", "unknown_unit")
+            unit = unit or col_unit or spec.default_unit
+            return _convert_measure(spec.kind, value, unit), None
+        if spec.kind == "int":
+            value, rest = _number(raw)
+            if rest or value != int(value):
+                raise ValueError
+            return int(value), None
+        if spec.kind == "float":
+            value, rest = _number(raw)
+            if rest:
+                raise ValueError
+            return value, None
+        if spec.kind == "date":
+            return _to_date(raw), None
+        if spec.kind == "land_use":
+            return land_use_code(raw), None
+        if fname in _ENUMS:
+            return _ENUMS[fname].parse(str(raw).strip()).value, None
+        if fname == "owner_name":
+            return str(raw).strip(), None
+        if fname == "owner_credit_code":
+            try:
+                return normalise_credit_code(str(raw)), None
+            except ValueError as exc:
+                return None, (str(exc), "bad_credit_code")
+        value = str(raw).strip()
+        if fname == "code":
+            value = value.upper()
+        return value, None
+    except ValueError as exc:
+        return None, (str(exc) if str(exc) else f"无法转换“{raw}”", "unconvertible")
+    except (KeyError, OverflowError):
+        return None, (f"无法转换“{raw}”", "unconvertible")

@@ -52,7 +52,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import shapely
-from sqlalchemy import Connection, Table, delete, func, insert, or_, select, text
+from sqlalchemy import Connection, Table, delete, func, insert, or_, select
 
 from ..domain.errors import Problem, ValidationFailed
 from ..domain.geometry import CANONICAL_EPSG, gk3_epsg, gk_areas_m2, project
@@ -71,6 +71,7 @@ from ..domain.vocabulary import (
     SupplyMethod,
 )
 from ..storage.db import Database
+from ..storage.ids import BulkIdAllocator
 from ..storage.schema import (
     Base,
     ChangeLog,
@@ -830,7 +831,7 @@ class _World:
     # ------------------------------------------------------------------ figures
     def _figures(self) -> None:
         """Yearly figures of every producing enterprise (owners of producing parcels, tenants)."""
-        n, rng, ne = self.n, self.r_fig, self.n_ent
+        rng, ne = self.r_fig, self.n_ent
         years = np.array(FIGURE_YEARS)
         # Land each enterprise uses itself: owned (current) parcels minus what it leases out.
         current = self.owned & ~self.is_state(S.RECLAIMED)
@@ -905,7 +906,7 @@ class _World:
         self.avoid_credit_collisions(existing)
         n = self.n
         own = np.flatnonzero(self.owned)
-        ids = _IdAllocator(conn)
+        ids = BulkIdAllocator(conn)
         pid = ids.take(Parcel.__table__, n)
         eid = ids.take(e_tab, self.n_ent)
         cid = ids.take(SupplyContract.__table__, len(own))
@@ -922,7 +923,6 @@ class _World:
         area_m2 = np.round(self.area_m2, 2)
         area_mu = np.round(self.area_mu, 4)
         b = self.bounds
-        owned = self.owned
         cols = {
             "id": pid.tolist(), "code": self.code, "location": self.location,
             "geometry": list(self.geometry),
@@ -1151,28 +1151,3 @@ class _World:
             done += len(rows)
             report(stage, done, total)
         return done
-
-
-class _IdAllocator:
-    """Primary keys for bulk inserts that never reuse an id seen in the table or the change log.
-
-    PostgreSQL: ids are drawn from the table's sequence (safe beside concurrent writers).
-    SQLite: the next ids after the largest id in the table and in its change-log rows.
-    """
-
-    def __init__(self, conn: Connection):
-        self.conn = conn
-        self.pg = conn.dialect.name == "postgresql"
-
-    def take(self, table: Table, count: int) -> np.ndarray:
-        if count == 0:
-            return np.zeros(0, dtype=np.int64)
-        if self.pg:
-            got = self.conn.execute(text(
-                "SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
-                {"t": table.name, "n": count}).scalars().all()
-            return np.sort(np.array(got, dtype=np.int64))
-        log = ChangeLog.__table__
-        top = max(self.conn.scalar(select(func.max(table.c.id))) or 0,
-                  self.conn.scalar(select(func.max(log.c.entity_id)).where(log.c.entity == table.name)) or 0)
-        return np.arange(top + 1, top + 1 + count, dtype=np.int64)

@@ -224,7 +224,6 @@ def read_inputs(conn: Connection, year: int, rulebook: Rulebook) -> ev.Evaluatio
     last = np.lexsort((cid, signed, cpar))
     keep = last[np.r_[cpar[last][1:] != cpar[last][:-1], True]] if len(last) else last
     ck = cpar[keep]
-    contract_of = _align(parcel_id, ck, cid[keep], -1)
     # its 履约监管协议
     acols = [a.c[_COMMITTED[k]] for k in ev.INDICATORS]
     arows = _fetch(conn, select(a.c.contract_id, *acols))

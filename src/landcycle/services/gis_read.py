@@ -239,7 +239,7 @@ def _read_vector(p: Path, driver: str, layer, encoding: str | None) -> SourceBat
     geoms = shapely.from_wkb(wkb) if n else np.zeros(0, dtype=object)
     if n:
         geoms = shapely.force_2d(geoms)
-    attributes = [{name: _py(col[i]) for name, col in zip(names, field_data)} for i in range(n)]
+    attributes = _rows(names, field_data, n)
     fid_list = [int(f) for f in fids] if fids is not None else list(range(n))
     source_ids = [f"要素{i + 1}（FID {fid_list[i]}）" for i in range(n)]
     problems: list[Problem] = []
@@ -248,14 +248,27 @@ def _read_vector(p: Path, driver: str, layer, encoding: str | None) -> SourceBat
         geoms, attributes, source_ids, problems, dxf_notes = _dxf_parcels(geoms, attributes)
         notes.extend(dxf_notes)
     else:
-        for i, g in enumerate(geoms):
-            if g is None or shapely.is_empty(g):
-                problems.append(Problem(source_ids[i], "geometry", "几何图形为空", "empty_geometry"))
+        empty = shapely.is_missing(geoms) | shapely.is_empty(geoms) if n else np.zeros(0, dtype=bool)
+        for i in np.flatnonzero(empty):
+            problems.append(Problem(source_ids[i], "geometry", "几何图形为空", "empty_geometry"))
 
     file_crs = meta.get("crs")
     return SourceBatch(path=str(p), format=driver, geometries=list(geoms), attributes=attributes,
                        source_ids=source_ids, source_crs=file_crs or "", encoding=enc_used,
                        notes=notes, problems=problems)
+
+
+def _rows(names: list[str], field_data, n: int) -> list[dict[str, Any]]:
+    """Attribute rows as dicts of plain Python values (column-wise conversion, as :func:`_py`)."""
+    columns = []
+    for col in field_data:
+        if col.dtype.kind == "f":
+            columns.append([None if v != v else v for v in col.tolist()])
+        elif col.dtype.kind == "O":
+            columns.append([_py(v) for v in col])
+        else:  # bool/int/str/datetime: .tolist() gives what .item() gives (NaT → None)
+            columns.append(col.tolist())
+    return [dict(zip(names, vals)) for vals in zip(*columns)] if columns else [{} for _ in range(n)]
 
 
 def _dxf_parcels(geoms, attributes):

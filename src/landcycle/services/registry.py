@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, fields, replace
+from functools import lru_cache
 from typing import Any, Iterable
 
 import numpy as np
 import shapely
-from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import and_, func, insert, inspect, select
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..domain.errors import Conflict, NotFound, Problem, ValidationFailed
 from ..domain.geometry import CANONICAL_EPSG, as_multipolygon, gk_areas_m2, parcel_geometry_problems
-from ..domain.identifiers import parse_parcel_code
 from ..domain.labels import ENTITY_LABELS, field_label
 from ..domain.records import ParcelDraft, parcel_problems, stated_area_problem
 from ..domain.units import m2_to_mu
@@ -29,9 +30,9 @@ from ..domain.vocabulary import (
     land_use_label,
 )
 from ..storage.db import Database
+from ..storage.ids import BulkIdAllocator
 from ..storage.schema import (
     ChangeLog,
-    Enterprise,
     EnterpriseFigure,
     Jurisdiction,
     Occupancy,
@@ -39,6 +40,7 @@ from ..storage.schema import (
     ParcelDevelopment,
     PerformanceAgreement,
     SupplyContract,
+    utcnow,
 )
 from . import jurisdictions
 
@@ -59,7 +61,6 @@ _LABELLED_FIELDS = {
     "indicator": FigureIndicator,
 }
 
-
 # --------------------------------------------------------------------------- register
 @dataclass
 class PreparedParcel:
@@ -75,7 +76,6 @@ class PreparedParcel:
     gk_epsg: int
     exists: bool = False
 
-
 def validate_parcels(s: Session, drafts: list[ParcelDraft],
                      area_tolerance: float = DEFAULT_AREA_TOLERANCE,
                      allow_existing: bool = False) -> tuple[list[list[Problem]], list[PreparedParcel]]:
@@ -84,22 +84,43 @@ def validate_parcels(s: Session, drafts: list[ParcelDraft],
     Checks format, geometry, vocabulary, stated area, unknown county/zone, parcel outside its
     county/zone, code not matching the county, duplicates in the batch and — unless
     ``allow_existing`` (update batches) — in the store.
+
+    Vectorised for large batches: geometry checks, areas and containment run on shapely arrays
+    (containment once per county/zone), jurisdictions are resolved once per distinct key and
+    existing codes are looked up in chunks.
     """
-    per: list[list[Problem]] = [list(parcel_problems(d, area_tolerance)) for d in drafts]
-    good_geoms = [not parcel_geometry_problems(d.geometry) for d in drafts]
-    geoms = np.array([as_multipolygon(d.geometry) if ok else None for d, ok in zip(drafts, good_geoms)],
-                     dtype=object)
+    geom_problems = geometry_problems_many([d.geometry for d in drafts])
+    per = [_draft_problems(d, gp, area_tolerance) for d, gp in zip(drafts, geom_problems)]
+    good_geoms = [not gp for gp in geom_problems]
+    idx = np.flatnonzero(good_geoms)
+    geoms = np.full(len(drafts), None, dtype=object)
+    geoms[idx] = _as_multipolygons(np.array([drafts[i].geometry for i in idx], dtype=object))
     areas = np.zeros(len(drafts))
     epsgs = np.zeros(len(drafts), dtype=int)
-    if any(good_geoms):
-        idx = np.flatnonzero(good_geoms)
+    if len(idx):
         areas[idx], epsgs[idx] = gk_areas_m2(geoms[idx])
     seen: set[str] = set()
     codes = [(d.code or "").strip().upper() for d in drafts]
-    existing = set(s.scalars(select(Parcel.code).where(Parcel.code.in_(codes)))) if codes else set()
-    prepared = []
+    existing = _existing_codes(s, codes)
+    resolved: dict[tuple[str, JurisdictionKind], tuple[Jurisdiction | None, Problem | None]] = {}
+
+    def resolve(key: str, kind: JurisdictionKind, record: str, fld: str) -> tuple[Jurisdiction | None, list[Problem]]:
+        hit = resolved.get((key, kind))
+        if hit is None:
+            try:
+                hit = (jurisdictions.resolve(s, key, kind, record, fld), None)
+            except ValidationFailed as exc:
+                hit = (None, exc.problems[0])  # resolve names one problem; its message names only the key
+            resolved[(key, kind)] = hit
+        j, p = hit
+        return j, ([] if p is None else [Problem(record, p.field, p.message, p.code)])
+
+    counties: list[Jurisdiction | None] = []
+    zones: list[Jurisdiction | None] = []
+    records = []
+    checks: list[list[Problem]] = []
     for i, d in enumerate(drafts):
-        problems = per[i]
+        problems: list[Problem] = []
         record = f"宗地 {d.code or '(无代码)'}"
         code = codes[i]
         if code in seen:
@@ -107,54 +128,244 @@ def validate_parcels(s: Session, drafts: list[ParcelDraft],
         elif code in existing and not allow_existing:
             problems.append(Problem(record, "code", "宗地代码已存在于登记库中", "duplicate"))
         seen.add(code)
-        county = zone = None
-        try:
-            county = jurisdictions.resolve(s, d.county, JurisdictionKind.COUNTY, record, "county_id")
-        except ValidationFailed as exc:
-            problems += exc.problems
+        county, found = resolve(d.county, JurisdictionKind.COUNTY, record, "county_id")
+        problems += found
+        zone = None
         if d.zone:
-            try:
-                zone = jurisdictions.resolve(s, d.zone, JurisdictionKind.ZONE, record, "zone_id")
-            except ValidationFailed as exc:
-                problems += exc.problems
+            zone, found = resolve(d.zone, JurisdictionKind.ZONE, record, "zone_id")
+            problems += found
         if county is not None and code[:6] != county.code and len(code) == 19:
             problems.append(Problem(record, "code",
                                     f"宗地代码前6位 {code[:6]} 与所属县(市、区) {county.name}（{county.code}）不符"))
         if zone is not None and county is not None and zone.territory_county_id != county.id:
             problems.append(Problem(record, "zone_id", f"产业集聚区 {zone.name} 不在 {county.name} 境内"))
+        counties.append(county)
+        zones.append(zone)
+        records.append(record)
+        checks.append(problems)
+    outside = _outside_problems_many(records, geoms, good_geoms, counties, zones)
+    prepared = []
+    for i, d in enumerate(drafts):
+        problems = per[i]
+        problems += checks[i]
         if good_geoms[i]:
-            problems += _outside_problems(record, geoms[i], county, zone)
-            p = stated_area_problem(record, d.stated_area_m2, float(areas[i]), area_tolerance)
+            problems += outside[i]
+            p = stated_area_problem(records[i], d.stated_area_m2, float(areas[i]), area_tolerance)
             if p:
                 problems.append(p)
-        prepared.append(PreparedParcel(d, code, county, zone, geoms[i], float(areas[i]), int(epsgs[i]),
-                                       code in existing))
+        prepared.append(PreparedParcel(d, codes[i], counties[i], zones[i], geoms[i], float(areas[i]),
+                                       int(epsgs[i]), codes[i] in existing))
     return per, prepared
 
+_EMPTY_GEOMETRY = "几何图形为空"
+_NOT_CHINA = "坐标不是中国范围内的经纬度（CGCS2000，经度在前），可能是投影坐标或经纬度颠倒"
+
+def geometry_problems_many(geoms) -> list[list[str]]:
+    """:func:`~landcycle.domain.geometry.parcel_geometry_problems` for many geometries at once
+    (same messages, same order of checks), with shapely array functions."""
+    arr = np.empty(len(geoms), dtype=object)
+    arr[:] = list(geoms)
+    out: list[list[str]] = [[] for _ in range(len(arr))]
+    if not len(arr):
+        return out
+    missing = shapely.is_missing(arr)
+    empty = missing.copy()
+    empty[~missing] = shapely.is_empty(arr[~missing])
+    types = shapely.get_type_id(arr)
+    polygonal = ~empty & np.isin(types, (3, 6))  # Polygon, MultiPolygon
+    bounds = np.full((len(arr), 4), np.nan)
+    bounds[polygonal] = shapely.bounds(arr[polygonal])
+    with np.errstate(invalid="ignore"):
+        in_china = ((bounds[:, 0] >= 73.0) & (bounds[:, 2] <= 136.0)
+                    & (bounds[:, 1] >= 3.0) & (bounds[:, 3] <= 54.0))
+    candidates = polygonal & in_china
+    valid = np.zeros(len(arr), dtype=bool)
+    valid[candidates] = shapely.is_valid(arr[candidates])
+    positive = np.zeros(len(arr), dtype=bool)
+    if valid.any():
+        positive[valid] = gk_areas_m2(arr[valid])[0] > 0
+    for i in np.flatnonzero(~(valid & positive)):
+        g = arr[i]
+        if empty[i]:
+            out[i] = [_EMPTY_GEOMETRY]
+        elif not polygonal[i]:
+            out[i] = [f"几何类型应为面（Polygon/MultiPolygon），实际为 {g.geom_type}"]
+        elif not in_china[i]:
+            out[i] = [_NOT_CHINA]
+        elif not valid[i]:
+            out[i] = [f"几何图形无效：{shapely.is_valid_reason(g)}"]
+        else:
+            out[i] = ["面积为零或为负"]
+    return out
+
+def _draft_problems(d: ParcelDraft, geometry_problems: list[str], area_tolerance: float) -> list[Problem]:
+    """``parcel_problems(d)`` with the geometry messages already computed (vectorised).
+
+    The draft is checked without its geometry (an absent geometry is the cheapest check, one
+    “empty” message) and that message is replaced by the real ones, in the same place.
+    """
+    problems = parcel_problems(replace(d, geometry=None), area_tolerance)
+    for k, p in enumerate(problems):
+        if p.field == "geometry" and p.code == "invalid_geometry":
+            real = [Problem(p.record, p.field, p.message.replace(_EMPTY_GEOMETRY, m), p.code)
+                    for m in geometry_problems]
+            return problems[:k] + real + problems[k + 1:]
+    return problems
+
+def _as_multipolygons(geoms: np.ndarray) -> np.ndarray:
+    """:func:`as_multipolygon` for an array of Polygons/MultiPolygons."""
+    out = geoms.copy()
+    poly = shapely.get_type_id(geoms) == 3
+    if poly.any():
+        n = int(poly.sum())
+        out[poly] = shapely.multipolygons(geoms[poly], indices=np.arange(n))
+    return out
+
+def _existing_codes(s: Session, codes: list[str], chunk: int = 5000) -> set[str]:
+    wanted = sorted(set(codes))
+    found: set[str] = set()
+    for a in range(0, len(wanted), chunk):
+        found.update(s.scalars(select(Parcel.code).where(Parcel.code.in_(wanted[a:a + chunk]))))
+    return found
+
+def _outside_problems_many(records: list[str], geoms: np.ndarray, good: list[bool],
+                           counties: list, zones: list) -> list[list[Problem]]:
+    """:func:`_outside_problems` for every good geometry, one vectorised pass per jurisdiction
+    (county problems before zone problems, as there)."""
+    out: list[list[Problem]] = [[] for _ in range(len(geoms))]
+    for js, fld in ((counties, "county_id"), (zones, "zone_id")):
+        groups: dict[int, list[int]] = {}
+        by_id = {}
+        for i, j in enumerate(js):
+            if j is not None and good[i] and j.geometry is not None:
+                groups.setdefault(j.id, []).append(i)
+                by_id[j.id] = j
+        for jid, rows in groups.items():
+            j = by_id[jid]
+            sel = np.array(rows)
+            boundary = j.geometry
+            shapely.prepare(boundary)
+            inside = shapely.covers(boundary, geoms[sel])
+            rest = sel[~inside]
+            if not len(rest):
+                continue
+            diff = shapely.difference(geoms[rest], boundary)
+            nonempty = ~shapely.is_empty(diff)
+            if not nonempty.any():
+                continue
+            m2 = gk_areas_m2(diff[nonempty])[0]
+            for i, a in zip(rest[nonempty], m2):
+                if a > OUTSIDE_TOLERANCE_M2:
+                    out[i].append(Problem(records[i], fld, f"宗地有 {float(a):.1f} 平方米位于{j.name}范围之外", "outside"))
+    return out
+
+_DRAFT_COLUMNS = tuple(f.name for f in fields(ParcelDraft)
+                       if f.name not in ("code", "geometry", "county", "zone", "stated_area_m2"))
 
 def parcel_values(p: PreparedParcel) -> dict[str, Any]:
     """Column values of a prepared parcel (everything but ``code``), ready for ``Parcel(**…)`` or setattr."""
     d = p.draft
-    values = {k: v for k, v in asdict(d).items()
-              if k not in ("code", "geometry", "county", "zone", "stated_area_m2")}
-    values["state"] = LandState.parse(d.state).value
-    values["inefficiency_categories"] = [InefficiencyCategory.parse(c).value
-                                         for c in d.inefficiency_categories]
+    values = {k: getattr(d, k) for k in _DRAFT_COLUMNS}  # shallow: asdict's deep copies cost
+    values["state"] = _parsed(LandState, d.state)
+    values["inefficiency_categories"] = [_parsed(InefficiencyCategory, c) for c in d.inefficiency_categories]
     for name, enum in (("land_source", LandSource), ("supply_method", SupplyMethod)):
         if values[name] is not None:
-            values[name] = enum.parse(values[name]).value
+            values[name] = _parsed(enum, values[name])
     values.update(geometry=p.geometry, area_m2=p.area_m2, area_mu=float(m2_to_mu(p.area_m2)),
                   gk_epsg=p.gk_epsg, county_id=p.county.id, zone_id=p.zone.id if p.zone else None,
                   **_bbox(p.geometry))
     return values
 
+def _parsed(enum, value) -> str:
+    """``enum.parse(value).value``, remembered (a batch repeats a handful of values)."""
+    try:
+        return _parsed_cached(enum, value)
+    except TypeError:  # unhashable
+        return enum.parse(value).value
+
+@lru_cache(maxsize=1024)
+def _parsed_cached(enum, value) -> str:
+    return enum.parse(value).value
+
+_BULK_KEY = "registry.bulk_parcels"
 
 def write_parcel(s: Session, p: PreparedParcel) -> Parcel:
-    """Add a new parcel from a validated :class:`PreparedParcel` (the caller's transaction)."""
+    """Add a new parcel from a validated :class:`PreparedParcel` (the caller's transaction).
+
+    Inside :func:`bulk_parcel_writes` the parcel is queued for a Core bulk insert instead and
+    a :class:`BulkParcel` (``id``, ``code``, ``version``) is returned.
+    """
+    bulk = s.info.get(_BULK_KEY)
+    if bulk is not None:
+        return bulk.add(p)
     parcel = Parcel(code=p.code, **parcel_values(p))
     s.add(parcel)
     return parcel
 
+@dataclass(frozen=True)
+class BulkParcel:
+    id: int
+    code: str
+    version: int = 1
+
+class _BulkParcelWriter:
+    """New parcels written with Core ``insert()`` in chunks, each with the 一地一档 “create” row
+    ``storage.history`` writes for an ORM insert (every column but ``updated_at``, as JSON;
+    actor and reason from ``session.info``). Ids never reuse one seen in the table or the log."""
+
+    CHUNK = 10_000
+
+    def __init__(self, s: Session, count: int):
+
+        self.s = s
+        self.conn = s.connection()
+        self.ids = iter(BulkIdAllocator(self.conn).take(Parcel.__table__, count).tolist()) if count else iter(())
+        self.now = utcnow()
+        self.logged = [a.key for a in inspect(Parcel).column_attrs if a.key != "updated_at"]
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, p: PreparedParcel) -> BulkParcel:
+        pid = next(self.ids)
+        self.rows.append({"id": pid, "code": p.code, **parcel_values(p), "is_synthetic": False,
+                          "created_at": self.now, "updated_at": self.now, "version": 1})
+        if len(self.rows) >= self.CHUNK:
+            self.flush()
+        return BulkParcel(pid, p.code)
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        rows, self.rows = self.rows, []
+        geoms = np.empty(len(rows), dtype=object)
+        geoms[:] = [r["geometry"] for r in rows]
+        wkts = shapely.to_wkt(geoms, rounding_precision=-1).tolist()  # == BaseGeometry.wkt
+        actor = self.s.info.get("actor", "system")
+        reason = self.s.info.get("reason")
+        log = []
+        for r, wkt in zip(rows, wkts):
+            after = {k: r[k] for k in self.logged}
+            after["geometry"] = wkt
+            for k in ("supply_date", "created_at"):
+                if after[k] is not None:
+                    after[k] = after[k].isoformat()
+            log.append({"at": self.now, "actor": actor, "action": "create", "entity": Parcel.__tablename__,
+                        "entity_id": r["id"], "parcel_id": r["id"], "reason": reason,
+                        "before": None, "after": after})
+        self.conn.execute(insert(Parcel.__table__), rows)
+        self.conn.execute(insert(ChangeLog.__table__), log)
+
+@contextmanager
+def bulk_parcel_writes(s: Session, count: int):
+    """Within the block, :func:`write_parcel` queues up to ``count`` new parcels for Core bulk
+    inserts; call ``flush()`` on the yielded writer before leaving (remaining rows are written
+    on a normal exit too). For batches of thousands of parcels (标图入库)."""
+    writer = _BulkParcelWriter(s, count)
+    s.info[_BULK_KEY] = writer
+    try:
+        yield writer
+        writer.flush()
+    finally:
+        s.info.pop(_BULK_KEY, None)
 
 def register_parcels(db: Database, drafts: Iterable[ParcelDraft], actor: str,
                      reason: str | None = None,
@@ -174,11 +385,9 @@ def register_parcels(db: Database, drafts: Iterable[ParcelDraft], actor: str,
             write_parcel(s, p)
     return [p.code for p in prepared]
 
-
 def _bbox(geom) -> dict[str, float]:
     minx, miny, maxx, maxy = geom.bounds
     return {"min_lon": minx, "min_lat": miny, "max_lon": maxx, "max_lat": maxy}
-
 
 def _outside_problems(record: str, geom, county: Jurisdiction | None,
                       zone: Jurisdiction | None) -> list[Problem]:
@@ -194,7 +403,6 @@ def _outside_problems(record: str, geom, county: Jurisdiction | None,
             out.append(Problem(record, fld, f"宗地有 {outside_m2:.1f} 平方米位于{j.name}范围之外", "outside"))
     return out
 
-
 # --------------------------------------------------------------------------- change
 #: Fields a parcel update may set directly (geometry recomputes area and bbox).
 EDITABLE_PARCEL_FIELDS = {
@@ -203,7 +411,6 @@ EDITABLE_PARCEL_FIELDS = {
     "building_density_min", "green_ratio_max", "height_limit_m", "is_standard_land",
     "is_standard_factory", "geometry",
 }
-
 
 def update_parcel(db: Database, code: str, changes: dict[str, Any], expected_version: int,
                   actor: str, reason: str | None = None) -> dict:
@@ -253,7 +460,6 @@ def update_parcel(db: Database, code: str, changes: dict[str, Any], expected_ver
             parcel = _parcel(s, code)
             raise Conflict("宗地", code, expected_version, parcel_properties(s, parcel)) from None
 
-
 def _draft_of(p: Parcel) -> ParcelDraft:
     return ParcelDraft(code=p.code, geometry=p.geometry, county=str(p.county_id),
                        location=p.location, land_use=p.land_use, state=p.state,
@@ -265,14 +471,12 @@ def _draft_of(p: Parcel) -> ParcelDraft:
                        height_limit_m=p.height_limit_m, is_standard_land=p.is_standard_land,
                        is_standard_factory=p.is_standard_factory)
 
-
 # --------------------------------------------------------------------------- read
 def _parcel(s: Session, code: str) -> Parcel:
     parcel = s.scalar(select(Parcel).where(Parcel.code == (code or "").strip().upper()))
     if parcel is None:
         raise NotFound("宗地", code)
     return parcel
-
 
 def parcel_properties(s: Session, p: Parcel) -> dict[str, Any]:
     """The public-safe facts of a parcel (no enterprise figures), as plain JSON values."""
@@ -311,7 +515,6 @@ def parcel_properties(s: Session, p: Parcel) -> dict[str, Any]:
         "version": p.version,
     }
 
-
 def list_parcels(db: Database, *, county: str | None = None, zone: str | None = None,
                  state: str | None = None, bbox: tuple[float, float, float, float] | None = None,
                  limit: int = 100, offset: int = 0) -> dict[str, Any]:
@@ -349,11 +552,9 @@ def list_parcels(db: Database, *, county: str | None = None, zone: str | None = 
     return {"type": "FeatureCollection", "numberMatched": total, "numberReturned": len(features),
             "features": features}
 
-
 def _preload_jurisdictions(s: Session) -> None:
     # Jurisdictions are few: load them once so parcel.zone / parcel.county hit the identity map.
     s.scalars(select(Jurisdiction)).all()
-
 
 def _bbox_condition(db: Database, bbox):
     try:
@@ -366,7 +567,6 @@ def _bbox_condition(db: Database, bbox):
         return Parcel.geometry.op("&&")(func.ST_MakeEnvelope(minx, miny, maxx, maxy, CANONICAL_EPSG))
     return and_(Parcel.max_lon >= minx, Parcel.min_lon <= maxx,
                 Parcel.max_lat >= miny, Parcel.min_lat <= maxy)
-
 
 def parcel_card(db: Database, code: str, confidential: bool = False) -> dict[str, Any]:
     """一宗一卡: the parcel's facts, geometry, users, contract, agreement, development,
@@ -419,7 +619,6 @@ def parcel_card(db: Database, code: str, confidential: bool = False) -> dict[str
             h["actor"] = "—"
     return card
 
-
 def _plain(obj, exclude: set[str]) -> dict[str, Any]:
     from ..storage.history import to_json_value
 
@@ -433,12 +632,10 @@ def _plain(obj, exclude: set[str]) -> dict[str, Any]:
             out[f"{attr.key}_label"] = _LABELLED_FIELDS[attr.key](value).label
     return out
 
-
 def parcel_history(db: Database, code: str) -> list[dict[str, Any]]:
     """一地一档: every recorded change of the parcel and its related records, oldest first."""
     with db.reader() as s:
         return _history(s, _parcel(s, code))
-
 
 def _history(s: Session, p: Parcel) -> list[dict[str, Any]]:
     rows = s.scalars(select(ChangeLog).where(ChangeLog.parcel_id == p.id)
@@ -455,7 +652,6 @@ def _history(s: Session, p: Parcel) -> list[dict[str, Any]]:
         "after": r.after,
     } for r in rows]
 
-
 def change_summary(action: str, entity: str, before: dict | None, after: dict | None) -> str:
     """A one-line Chinese description of a change-log row."""
     what = ENTITY_LABELS.get(entity, entity)
@@ -469,7 +665,6 @@ def change_summary(action: str, entity: str, before: dict | None, after: dict | 
             continue
         parts.append(f"{field_label(k)}：{_show(k, (before or {}).get(k))} → {_show(k, after[k])}")
     return f"修改{what}：" + "；".join(parts) if parts else f"修改{what}"
-
 
 def _show(field: str, value) -> str:
     if value is None:
