@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Query, Request
@@ -19,7 +20,9 @@ from ..config import Settings
 from ..domain.errors import Conflict, DatabaseNotReady, LandcycleError, NotFound, Problem, ValidationFailed
 from ..domain.vocabulary import LandState
 from ..services import jurisdictions, registry, rules, setup
-from ..storage.db import Database
+
+if TYPE_CHECKING:  # the face only passes the handle on to services
+    from ..storage.db import Database
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 #: Map centre and zoom when the page opens: 许昌市 as a whole.
@@ -53,7 +56,7 @@ def _error(status: int, exc: LandcycleError, **extra) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
-def create_app(db: Database | None = None, settings: Settings | None = None) -> FastAPI:
+def create_app(db: "Database | None" = None, settings: Settings | None = None) -> FastAPI:
     """Build the application around one database (opened from the settings if not given)."""
     settings = settings or Settings.from_env()
     db = db or setup.open_database(settings)
