@@ -257,3 +257,114 @@ def test_cli_import_dry_run_import_list_undo(db, tmp_path, monkeypatch):
     assert json.loads(runner.invoke(app, ["import-batches", "--json"]).output)[0]["created"] == 2
     res = runner.invoke(app, ["import-undo", "1"])
     assert res.exit_code == 0 and count(db) == 0
+
+
+# --------------------------------------------------------------------------- 权利人 (owners)
+USCC_B = credit_code_with_check("91411002MA44YYYY0")
+USCC_C = credit_code_with_check("91411002MA44WWWW0")
+
+
+def _owner_features():
+    return [
+        (rect(0), row(1, rect(0), 权利人="许昌甲公司", 统一社会信用代码=GOOD_USCC, 供地日期="2020-05-01")),
+        (rect(1), row(2, rect(1), 权利人="许昌甲公司", 统一社会信用代码=GOOD_USCC)),   # same owner again
+        (rect(2), row(3, rect(2), 权利人="许昌乙公司（旧名）", 统一社会信用代码=USCC_B)),  # registered, other name
+        (rect(3), row(4, rect(3), 权利人="无代码公司")),                                 # no credit code
+        (rect(4), row(5, rect(4))),                                                      # no owner at all
+    ]
+
+
+def _register(db, credit_code, name):
+    from landcycle.domain.records import EnterpriseDraft
+    from landcycle.services import enterprises
+
+    enterprises.register_enterprise(db, EnterpriseDraft(credit_code, name, county="魏都区"), actor="t")
+
+
+def test_owners_are_imported_with_warnings(db):
+    from datetime import date
+
+    _register(db, USCC_B, "许昌乙公司")
+    ents_before = count(db, "enterprises")
+    report = imports.dry_run(db, batch(_owner_features()))
+    assert not report.has_errors, report.errors
+    warned = {(r.source_id, r.code) for r in report.warnings}
+    assert ("要素3", "owner_name_differs") in warned and ("要素4", "owner_without_code") in warned
+    summary = report.to_dict()["summary"]
+    assert (summary["owners_created"], summary["occupancies_created"]) == (1, 3)
+    assert count(db, "enterprises") == ents_before and count(db, "occupancies") == 0  # dry run
+    result = imports.import_batch(db, batch(_owner_features()), actor="张三")
+    assert count(db, "enterprises") == ents_before + 1 and count(db, "occupancies") == 3
+    listed = imports.batch_report(db, result.batch_id)["summary"]
+    assert (listed["owners_created"], listed["occupancies_created"]) == (1, 3)
+    card = registry.parcel_card(db, code(1), confidential=True)
+    [occ] = card["occupancies"]
+    assert (occ["enterprise_name"], occ["credit_code"], occ["role"]) == ("许昌甲公司", GOOD_USCC, "owner")
+    assert occ["area_m2"] == pytest.approx(card["parcel"]["area_m2"]) and occ["start_date"] == "2020-05-01"
+    occ2 = registry.parcel_card(db, code(2), confidential=True)["occupancies"][0]
+    assert occ2["credit_code"] == GOOD_USCC and occ2["start_date"] == date.today().isoformat()
+    occ3 = registry.parcel_card(db, code(3), confidential=True)["occupancies"][0]
+    assert occ3["enterprise_name"] == "许昌乙公司"  # the stored name is kept; enterprise reused
+    assert registry.parcel_card(db, code(4), confidential=True)["occupancies"] == []
+    # 一地一档: the owner occupancy is in the parcel's archive with the batch's reason
+    hist = registry.parcel_history(db, code(1))
+    occ_rows = [h for h in hist if h["entity"] == "occupancies"]
+    assert [(h["action"], h["reason"]) for h in occ_rows] == [("create", f"导入批次 {result.batch_id}")]
+    assert occ_rows[0]["after"]["role"] == "owner" and occ_rows[0]["actor"] == "张三"
+    with db.engine.connect() as c:
+        county_ok, reason = c.execute(text(
+            "SELECT e.county_id = j.id, l.reason FROM enterprises e JOIN jurisdictions j ON j.name = '魏都区' "
+            "JOIN change_log l ON l.entity = 'enterprises' AND l.entity_id = e.id AND l.action = 'create' "
+            "WHERE e.credit_code = :c"), {"c": GOOD_USCC}).one()
+    assert county_ok and reason == f"导入批次 {result.batch_id}"
+    # undo removes the occupancies and the enterprise the batch created, not the one it reused
+    out = imports.undo_batch(db, result.batch_id, actor="李四")
+    assert out["occupancies_deleted"] == 3 and out["enterprises_deleted"] == [GOOD_USCC]
+    assert count(db) == 0 and count(db, "occupancies") == 0 and count(db, "enterprises") == ents_before
+    with db.engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM enterprises WHERE credit_code = :c"), {"c": USCC_B}).scalar() == 1
+
+
+def test_owner_of_updated_parcel_added_only_when_it_has_none(db):
+    imports.import_batch(db, batch([(rect(0), row(1, rect(0))), (rect(1), row(2, rect(1), 权利人="甲", 统一社会信用代码=GOOD_USCC))]),
+                         actor="张三")
+    assert count(db, "occupancies") == 1
+    features = [(rect(0), row(1, rect(0), 权利人="乙", 统一社会信用代码=USCC_B)),   # no owner yet → added
+                (rect(1), row(2, rect(1), 权利人="丙", 统一社会信用代码=USCC_C))]   # other owner → warning
+    report = imports.dry_run(db, batch(features, "v2.shp"), update=True)
+    assert [(r.source_id, r.code) for r in report.warnings if r.code.startswith("owner")] == [("要素2", "owner_differs")]
+    assert (report.owners_created, report.occupancies_created) == (2, 1)
+    result = imports.import_batch(db, batch(features, "v2.shp"), actor="张三", update=True)
+    assert [o["credit_code"] for o in registry.parcel_card(db, code(1), confidential=True)["occupancies"]] == [USCC_B]
+    assert [o["credit_code"] for o in registry.parcel_card(db, code(2), confidential=True)["occupancies"]] == [GOOD_USCC]
+    imports.undo_batch(db, result.batch_id, actor="李四")
+    assert registry.parcel_card(db, code(1), confidential=True)["occupancies"] == []
+    assert count(db, "occupancies") == 1 and count(db, "enterprises") == 1
+
+
+def test_undo_refused_when_a_created_enterprise_gained_records(db):
+    from landcycle.services import enterprises
+
+    result = imports.import_batch(db, batch([(rect(0), row(1, rect(0), 权利人="甲", 统一社会信用代码=GOOD_USCC))]),
+                                  actor="张三")
+    enterprises.submit_figures(db, GOOD_USCC, 2023, {"实缴税金": 10.0}, "税务局", actor="税务局")
+    with pytest.raises(ValidationFailed) as exc:
+        imports.undo_batch(db, result.batch_id, actor="李四")
+    assert "企业年度数据" in str(exc.value) and "不能删除" in str(exc.value)
+    assert count(db) == 1 and count(db, "occupancies") == 1 and count(db, "enterprises") == 1
+
+
+def test_owners_all_or_nothing(db, monkeypatch):
+    real = imports._write_owners
+
+    def failing(s, an, parcel_ids):
+        real(s, an, parcel_ids)
+        s.flush()
+        raise RuntimeError("磁盘已满（模拟）")
+
+    monkeypatch.setattr(imports, "_write_owners", failing)
+    log_before = count(db, "change_log")
+    with pytest.raises(RuntimeError):
+        imports.import_batch(db, batch(_owner_features()), actor="张三")
+    assert count(db) == 0 and count(db, "enterprises") == 0 and count(db, "occupancies") == 0
+    assert count(db, "import_batches") == 0 and count(db, "change_log") == log_before

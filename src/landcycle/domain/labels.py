@@ -38,6 +38,8 @@ FIELD_LABELS = {
     "is_standard_land": "标准地",
     "is_standard_factory": "标准厂房",
     "credit_code": "统一社会信用代码",
+    "owner_name": "权利人",
+    "owner_credit_code": "权利人统一社会信用代码",
     "name": "名称",
     "industry_code": "行业代码",
     "above_scale": "规上企业",

@@ -465,11 +465,14 @@ def import_file(
     if rep.has_errors:
         err_console.print(f"[bold red]有 {len(rep.errors)} 个错误，未写入任何数据。[/]")
         raise typer.Exit(code=2)
+    owners = (f"权利人：新建企业 {rep.owners_created} 家、用地关系 {rep.occupancies_created} 条。"
+              if rep.owners_created or rep.occupancies_created else "")
     if result is None:
-        console.print(f"[green]检查通过[/]（试运行，未写入）：将新建 {len(rep.to_create)} 宗、更新 {len(rep.to_update)} 宗。")
+        console.print(f"[green]检查通过[/]（试运行，未写入）：将新建 {len(rep.to_create)} 宗、更新 {len(rep.to_update)} 宗。"
+                      + owners)
     else:
         console.print(f"[green]已导入，批次 {result.batch_id}[/]：新建 {len(result.created)} 宗、"
-                      f"更新 {len(result.updated)} 宗。撤销：landcycle import-undo {result.batch_id}")
+                      f"更新 {len(result.updated)} 宗。{owners}撤销：landcycle import-undo {result.batch_id}")
 
 
 def _print_import_report(rep) -> None:

@@ -8,6 +8,9 @@ returns an :class:`ImportReport` (one row per problem, naming the source row/fea
 when the report has no errors. Updates go through the ORM and new parcels through Core bulk
 inserts (``registry.bulk_parcel_writes``, same change-log rows), so 一地一档 records every write
 with the reason “导入批次 N”; ``import_batches`` / ``import_batch_items`` record the batch.
+A row's 权利人 with a valid 统一社会信用代码 is written in the same transaction: the enterprise
+(created if unregistered) and an owner occupancy (new parcels; updated parcels without a
+current owner), Core bulk inserts with their change-log rows; undo finds them by that reason.
 Checks run on shapely arrays (see ``benchmarks/import_parcels.py``: 200,000 parcels ≈ 30 s).
 
 Thresholds (named constants below, all overridable per call):
@@ -33,19 +36,24 @@ from typing import Any
 
 import numpy as np
 import shapely
-from sqlalchemy import and_, func, insert, select
+from sqlalchemy import and_, func, insert, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from ..domain.errors import NotFound, Problem, ValidationFailed
 from ..domain.geometry import CANONICAL_EPSG, gk_areas_m2, project
-from ..domain.identifiers import parse_parcel_code
+from ..domain.identifiers import normalise_credit_code, parse_parcel_code
 from ..domain.import_mapping import ImportMapping, default_mapping, load_mapping, map_rows
 from ..domain.records import ParcelDraft
 from ..domain.sources import SourceBatch
+from ..domain.vocabulary import OccupancyRole
 from ..storage.db import Database
+from ..storage.history import to_json_value
+from ..storage.ids import BulkIdAllocator
 from ..storage.import_schema import ImportBatch, ImportBatchItem
 from ..storage.schema import (
     ChangeLog,
+    Enterprise,
+    EnterpriseFigure,
     Occupancy,
     Parcel,
     ParcelDevelopment,
@@ -63,7 +71,8 @@ DUPLICATE_VERTEX_TOLERANCE_DEG = 1e-9
 ERROR, WARNING = "error", "warning"
 SEVERITY_LABELS = {ERROR: "错误", WARNING: "警告"}
 #: Problem codes reported as warnings (everything else blocks the import).
-WARNING_CODES = {"repaired", "duplicate_vertices", "sliver", "unmapped_column", "mapping_note"}
+WARNING_CODES = {"repaired", "duplicate_vertices", "sliver", "unmapped_column", "mapping_note",
+                 "owner_without_code", "owner_without_name", "owner_name_differs", "owner_differs"}
 #: Update batches may change these fields of existing parcels.
 _UPDATABLE = registry.EDITABLE_PARCEL_FIELDS | {"area_m2", "area_mu", "gk_epsg", "min_lon", "min_lat",
                                                  "max_lon", "max_lat", "zone_id"}
@@ -94,6 +103,9 @@ class ImportReport:
     #: Parcel codes the batch would create / update (when it has no errors).
     to_create: list[str] = field(default_factory=list)
     to_update: list[str] = field(default_factory=list)
+    #: Enterprises (权利人) and owner occupancies the batch creates (when it has no errors).
+    owners_created: int = 0
+    occupancies_created: int = 0
 
     @property
     def errors(self) -> list[ReportRow]:
@@ -122,7 +134,9 @@ class ImportReport:
             "unmapped_columns": self.unmapped_columns,
             "summary": {"errors": len(self.errors), "warnings": len(self.warnings),
                         "by_code": self.counts_by_code(),
-                        "to_create": len(self.to_create), "to_update": len(self.to_update)},
+                        "to_create": len(self.to_create), "to_update": len(self.to_update),
+                        "owners_created": self.owners_created,
+                        "occupancies_created": self.occupancies_created},
             "rows": [asdict(r) for r in self.rows],
         }
 
@@ -153,7 +167,8 @@ class ImportReport:
         for k, v in (("文件", self.path), ("格式", self.format), ("SHA-256", self.file_sha256),
                      ("源坐标系", self.source_crs), ("要素数", self.feature_count),
                      ("错误", len(self.errors)), ("警告", len(self.warnings)),
-                     ("拟新建", len(self.to_create)), ("拟更新", len(self.to_update))):
+                     ("拟新建", len(self.to_create)), ("拟更新", len(self.to_update)),
+                     ("拟新建权利人企业", self.owners_created), ("拟新建用地关系", self.occupancies_created)):
             info.append([k, v])
         for n in self.notes:
             info.append(["说明", n])
@@ -258,10 +273,31 @@ def stored_geometries_in_bbox(s: Session, bbox: tuple[float, float, float, float
 
 # --------------------------------------------------------------------------- analysis
 @dataclass
+class _OwnerPlan:
+    """The 权利人 of one row: its enterprise (registered or to create) and whether the owner
+    occupancy is added (``start_date`` None → the import date)."""
+
+    index: int
+    credit_code: str
+    add_occupancy: bool
+    start_date: date | None
+
+
+@dataclass
+class _Owners:
+    plans: list[_OwnerPlan] = field(default_factory=list)
+    #: credit code → stored enterprise id.
+    stored: dict[str, int] = field(default_factory=dict)
+    #: credit code → (name, row index whose parcel gives the county) of enterprises to create.
+    new: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+
+@dataclass
 class _Analysis:
     report: ImportReport
     prepared: list[registry.PreparedParcel]
     source_ids: list[str]
+    owners: _Owners = field(default_factory=_Owners)
 
 
 def _analyse(s: Session, batch: SourceBatch, mapping: ImportMapping | None, county: str | None,
@@ -386,11 +422,90 @@ def _analyse(s: Session, batch: SourceBatch, mapping: ImportMapping | None, coun
                 if code == prepared[i].code:
                     continue  # the parcel this feature updates (or duplicates: reported as such)
                 add(i, "geometry", "overlap_store", f"与已登记宗地 {code} 重叠 {m2:.1f} 平方米")
+    owners = _analyse_owners(s, mres.rows, prepared, add)
     report.rows.sort(key=lambda r: (by_sid.get(r.source_id, -1), r.severity != ERROR))
     if not report.has_errors:
         report.to_create = [p.code for p in prepared if not p.exists]
         report.to_update = [p.code for p in prepared if p.exists]
-    return _Analysis(report, prepared, sids)
+        report.owners_created = len(owners.new)
+        report.occupancies_created = sum(p.add_occupancy for p in owners.plans)
+    return _Analysis(report, prepared, sids, owners)
+
+
+_LOOKUP_CHUNK = 5000
+
+
+def _analyse_owners(s: Session, rows, prepared: list[registry.PreparedParcel], add) -> _Owners:
+    """What the batch does with the rows' 权利人 (name + 统一社会信用代码), with warnings:
+    a name without a code (``owner_without_code``), a registered code under another name
+    (``owner_name_differs``: the stored name is kept), an unregistered code without a name
+    (``owner_without_name``), an updated parcel whose current owner is someone else
+    (``owner_differs``: left as it is). Invalid codes are errors of the mapping already."""
+    out = _Owners()
+    wanted: dict[int, tuple[str, str]] = {}
+    for i, r in enumerate(rows):
+        name = (r.owner_name or "").strip()[:200]
+        if not r.owner_credit_code:
+            if name:
+                add(i, "owner_credit_code", "owner_without_code",
+                    f"权利人“{name}”没有统一社会信用代码，未导入该权利人", WARNING)
+            continue
+        try:
+            wanted[i] = (normalise_credit_code(r.owner_credit_code), name)
+        except ValueError:
+            continue  # reported as bad_credit_code by the mapping
+    if not wanted:
+        return out
+    codes = sorted({cc for cc, _ in wanted.values()})
+    stored_names: dict[str, str] = {}
+    for a in range(0, len(codes), _LOOKUP_CHUNK):
+        for eid, cc, name in s.execute(select(Enterprise.id, Enterprise.credit_code, Enterprise.name)
+                                       .where(Enterprise.credit_code.in_(codes[a:a + _LOOKUP_CHUNK]))):
+            out.stored[cc] = eid
+            stored_names[cc] = name
+    existing = sorted({prepared[i].code for i in wanted if prepared[i].exists})
+    current: dict[str, dict[str, str]] = {}  # parcel code → {credit code: name} of current owners
+    today = date.today()
+    for a in range(0, len(existing), _LOOKUP_CHUNK):
+        q = (select(Parcel.code, Enterprise.credit_code, Enterprise.name)
+             .join(Occupancy, Occupancy.parcel_id == Parcel.id)
+             .join(Enterprise, Enterprise.id == Occupancy.enterprise_id)
+             .where(Parcel.code.in_(existing[a:a + _LOOKUP_CHUNK]),
+                    Occupancy.role == OccupancyRole.OWNER.value,
+                    or_(Occupancy.end_date.is_(None), Occupancy.end_date >= today)))
+        for pcode, cc, name in s.execute(q):
+            current.setdefault(pcode, {})[cc] = name
+    for i, (cc, name) in wanted.items():
+        pp = prepared[i]
+        if cc in out.stored:
+            if name and name != stored_names[cc]:
+                add(i, "owner_name", "owner_name_differs",
+                    f"统一社会信用代码 {cc} 已登记为“{stored_names[cc]}”，与本行权利人“{name}”不同；保留已登记的名称",
+                    WARNING)
+        elif cc in out.new:
+            first = out.new[cc][0]
+            if name and name != first:
+                add(i, "owner_name", "owner_name_differs",
+                    f"统一社会信用代码 {cc} 在本批次前面的行中名为“{first}”，与本行权利人“{name}”不同；采用“{first}”",
+                    WARNING)
+        elif not name:
+            add(i, "owner_name", "owner_without_name",
+                f"统一社会信用代码 {cc} 尚未登记，本行没有权利人名称，未导入该权利人", WARNING)
+            continue
+        else:
+            out.new[cc] = (name, i)
+        add_occupancy = True
+        if pp.exists:
+            owners = current.get(pp.code) or {}
+            if owners:
+                add_occupancy = False
+                if cc not in owners:
+                    names = "、".join(f"“{n}”（{c}）" for c, n in sorted(owners.items()))
+                    add(i, "owner_credit_code", "owner_differs",
+                        f"宗地现有权利人为{names}，与本行权利人“{name or cc}”（{cc}）不同；未变更权利人，请核对",
+                        WARNING)
+        out.plans.append(_OwnerPlan(i, cc, add_occupancy, rows[i].values.get("supply_date")))
+    return out
 
 
 def _options(mapping, county, zone, repair, update, overlap_tolerance_m2, area_tolerance,
@@ -477,6 +592,7 @@ def import_batch(db: Database, batch: SourceBatch, *, actor: str,
                     items.append((parcel, pp.code, "create", sid))
             bulk.flush()
         s.flush()  # parcels a patched/ORM write_parcel added
+        _write_owners(s, an, [parcel.id for parcel, *_ in items])
         rows = [{"batch_id": rec.id, "parcel_id": parcel.id, "parcel_code": code, "action": action,
                  "source_id": sid[:200], "version_after": parcel.version} for parcel, code, action, sid in items]
         for a in range(0, len(rows), _CHUNK_ROWS):
@@ -486,6 +602,55 @@ def import_batch(db: Database, batch: SourceBatch, *, actor: str,
 
 
 _CHUNK_ROWS = 10_000
+
+
+def _write_owners(s: Session, an: _Analysis, parcel_ids: list[int]) -> None:
+    """Create the batch's new enterprises and owner occupancies with Core bulk inserts, each
+    with its 一地一档 “create” row (as ``storage.history`` writes for an ORM insert; actor and
+    reason “导入批次 N” from ``session.info``)."""
+    owners = an.owners
+    plans = [p for p in owners.plans if p.add_occupancy]
+    if not owners.new and not plans:
+        return
+    conn = s.connection()
+    alloc = BulkIdAllocator(conn)
+    enterprise_ids = dict(owners.stored)
+    ent_rows = []
+    if owners.new:
+        ids = alloc.take(Enterprise.__table__, len(owners.new)).tolist()
+        for eid, (cc, (name, i)) in zip(ids, owners.new.items()):
+            county = an.prepared[i].county
+            ent_rows.append({"id": eid, "credit_code": cc, "name": name, "industry_code": None,
+                             "above_scale": False, "county_id": county.id if county is not None else None,
+                             "is_synthetic": False, "version": 1})
+            enterprise_ids[cc] = eid
+    _insert_audited(s, Enterprise, ent_rows)
+    occ_rows = []
+    if plans:
+        ids = alloc.take(Occupancy.__table__, len(plans)).tolist()
+        today = date.today()
+        for oid, p in zip(ids, plans):
+            occ_rows.append({"id": oid, "parcel_id": parcel_ids[p.index],
+                             "enterprise_id": enterprise_ids[p.credit_code],
+                             "role": OccupancyRole.OWNER.value, "area_m2": an.prepared[p.index].area_m2,
+                             "start_date": p.start_date or today, "end_date": None, "version": 1})
+    _insert_audited(s, Occupancy, occ_rows)
+
+
+def _insert_audited(s: Session, model, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    conn = s.connection()
+    keys = [a.key for a in inspect(model).column_attrs]
+    now = utcnow()
+    actor, reason = s.info.get("actor", "system"), s.info.get("reason")
+    for a in range(0, len(rows), _CHUNK_ROWS):
+        chunk = rows[a:a + _CHUNK_ROWS]
+        conn.execute(insert(model.__table__), chunk)
+        conn.execute(insert(ChangeLog.__table__), [{
+            "at": now, "actor": actor, "action": "create", "entity": model.__tablename__,
+            "entity_id": r["id"], "parcel_id": r.get("parcel_id"), "reason": reason, "before": None,
+            "after": {k: to_json_value(r[k]) for k in keys}} for r in chunk])
 
 
 def batch_reason(batch_id: int) -> str:
@@ -546,9 +711,11 @@ _RELATED = ((Occupancy, "用地关系"), (SupplyContract, "供地合同"), (Perf
 
 
 def undo_batch(db: Database, batch_id: int, actor: str) -> dict[str, Any]:
-    """Undo a batch as a whole, in one transaction: delete the parcels it created, restore the
-    before values of the parcels it updated (from the change log). Refused — nothing changed —
-    when any of them has changed since or gained related records."""
+    """Undo a batch as a whole, in one transaction: delete the owner occupancies and the
+    enterprises (权利人) it created, delete the parcels it created, restore the before values of
+    the parcels it updated (from the change log). Refused — nothing changed — when any of them
+    has changed since or gained related records (an enterprise it created: other occupancies,
+    contracts or figures)."""
     reason = f"撤销导入批次 {batch_id}"
     with db.transaction(actor=actor, reason=reason) as s:
         b = s.get(ImportBatch, batch_id)
@@ -566,6 +733,33 @@ def undo_batch(db: Database, batch_id: int, actor: str) -> dict[str, Any]:
             problems.append(Problem(record, "batch", f"其中的宗地又被导入批次 {later} 修改，请先撤销该批次", "changed_since"))
         items = s.scalars(select(ImportBatchItem).where(ImportBatchItem.batch_id == batch_id)
                           .order_by(ImportBatchItem.id)).all()
+        occ_ids = _created_ids(s, Occupancy, batch_id)
+        ent_ids = _created_ids(s, Enterprise, batch_id)
+        occupancies = _load(s, Occupancy, occ_ids)
+        own_by_parcel: dict[int, int] = {}
+        own_by_enterprise: dict[int, int] = {}
+        for o in occupancies:
+            own_by_parcel[o.parcel_id] = own_by_parcel.get(o.parcel_id, 0) + 1
+            own_by_enterprise[o.enterprise_id] = own_by_enterprise.get(o.enterprise_id, 0) + 1
+        for o in occupancies:
+            if o.version != 1:
+                problems.append(Problem(f"用地关系 {o.id}", "version",
+                                        f"导入后已被修改（当前版本 {o.version}），不能撤销", "changed_since"))
+        enterprises = _load(s, Enterprise, ent_ids)
+        for e in enterprises:
+            rec = f"企业 {e.name}（{e.credit_code}）"
+            others = [
+                (s.scalar(select(func.count()).select_from(Occupancy).where(Occupancy.enterprise_id == e.id))
+                 - own_by_enterprise.get(e.id, 0), "用地关系"),
+                (s.scalar(select(func.count()).select_from(SupplyContract).where(
+                    SupplyContract.enterprise_id == e.id)), "供地合同"),
+                (s.scalar(select(func.count()).select_from(EnterpriseFigure).where(
+                    EnterpriseFigure.enterprise_id == e.id)), "企业年度数据"),
+            ]
+            for n, label in others:
+                if n:
+                    problems.append(Problem(rec, "enterprise_id",
+                                            f"该企业由本批次新建，导入后已登记{label}（{n} 条），不能删除", "has_related"))
         parcels = {}
         for it in items:
             p = s.get(Parcel, it.parcel_id)
@@ -578,11 +772,17 @@ def undo_batch(db: Database, batch_id: int, actor: str) -> dict[str, Any]:
                                         "changed_since"))
             if it.action == "create":
                 for model, label in _RELATED:
-                    if s.scalar(select(func.count()).select_from(model).where(model.parcel_id == p.id)):
+                    n = s.scalar(select(func.count()).select_from(model).where(model.parcel_id == p.id))
+                    if model is Occupancy:
+                        n -= own_by_parcel.get(p.id, 0)  # the batch's own owner occupancies go too
+                    if n:
                         problems.append(Problem(rec, "parcel_id", f"导入后已登记{label}，不能删除", "has_related"))
             parcels[it.id] = p
         if problems:
             raise ValidationFailed(problems)
+        for o in occupancies:
+            s.delete(o)
+        s.flush()
         deleted, restored = [], []
         for it in items:
             p = parcels[it.id]
@@ -602,9 +802,28 @@ def undo_batch(db: Database, batch_id: int, actor: str) -> dict[str, Any]:
                     setattr(p, k, _from_json(k, v))
                 restored.append(it.parcel_code)
             s.flush()
+        for e in enterprises:
+            s.delete(e)
+        s.flush()
         b.undone_at = utcnow()
         b.undone_by = actor
-    return {"batch_id": batch_id, "deleted": deleted, "restored": restored}
+    return {"batch_id": batch_id, "deleted": deleted, "restored": restored,
+            "occupancies_deleted": len(occupancies),
+            "enterprises_deleted": [e.credit_code for e in enterprises]}
+
+
+def _load(s: Session, model, ids: list[int]) -> list:
+    out = []
+    for a in range(0, len(ids), _LOOKUP_CHUNK):
+        out += s.scalars(select(model).where(model.id.in_(ids[a:a + _LOOKUP_CHUNK])).order_by(model.id)).all()
+    return out
+
+
+def _created_ids(s: Session, model, batch_id: int) -> list[int]:
+    """Ids of the ``model`` rows the batch created (its 一地一档 “create” rows)."""
+    return list(s.scalars(select(ChangeLog.entity_id).where(
+        ChangeLog.entity == model.__tablename__, ChangeLog.action == "create",
+        ChangeLog.reason == batch_reason(batch_id)).order_by(ChangeLog.entity_id)))
 
 
 def _from_json(key: str, value):
