@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -87,15 +88,17 @@ def pg_template():
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request, tmp_path):
-    """A fresh database with schema and reference jurisdictions, on each backend."""
-    if request.param == "sqlite":
-        path = tmp_path / "test.db"
+@contextmanager
+def fresh_database(request, backend: str, tmp_path: Path):
+    """A new database holding schema + reference jurisdictions, copied from the backend's template."""
+    if backend == "sqlite":
+        path = tmp_path / f"test_{uuid.uuid4().hex[:8]}.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         database = Database(f"sqlite:///{path}")
-        yield database
-        database.dispose()
+        try:
+            yield database
+        finally:
+            database.dispose()
         return
     template = request.getfixturevalue("pg_template")
     engine, url = _pg_admin()
@@ -103,11 +106,27 @@ def db(request, tmp_path):
     with engine.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     database = Database(url.set(database=name).render_as_string(hide_password=False))
-    yield database
-    database.dispose()
-    with engine.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
+    try:
+        yield database
+    finally:
+        database.dispose()
+        with engine.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path):
+    """A fresh database with schema and reference jurisdictions, on each backend."""
+    with fresh_database(request, request.param, tmp_path) as database:
+        yield database
+
+
+@pytest.fixture
+def fresh_db(db, request, tmp_path):
+    """Another empty store (reference jurisdictions only) on the same backend as ``db``."""
+    with fresh_database(request, db.dialect, tmp_path) as other:
+        yield other
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ geometry per parcel code (layer name); the XLSX ledger (no geometry) maps back b
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from datetime import date
 from pathlib import Path
@@ -15,14 +14,13 @@ from pathlib import Path
 import pytest
 import shapely
 from openpyxl import load_workbook
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from landcycle.domain.errors import ValidationFailed
 from landcycle.domain.geometry import gk_area_m2, rectangle_around
 from landcycle.domain.import_mapping import default_mapping, map_rows, parse_mapping
 from landcycle.domain.records import ParcelDraft
 from landcycle.services import demo, evaluation, exports, gis_read, imports, registry
-from landcycle.storage.db import Database
 from landcycle.storage.evaluation_schema import ParcelEvaluation
 from landcycle.storage.schema import Parcel
 
@@ -60,31 +58,6 @@ def drafts() -> list[ParcelDraft]:
 def parcels(db):
     registry.register_parcels(db, drafts(), actor="test")
     return db
-
-
-@pytest.fixture
-def fresh_db(db, request, tmp_path):
-    """Another empty store (reference jurisdictions only) on the same backend as ``db``."""
-    if db.dialect == "sqlite":
-        path = tmp_path / f"fresh_{uuid.uuid4().hex[:6]}.db"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        other = Database(f"sqlite:///{path}")
-        yield other
-        other.dispose()
-        return
-    from conftest import _pg_admin
-
-    template = request.getfixturevalue("pg_template")
-    engine, url = _pg_admin()
-    name = f"landcycle_x_{uuid.uuid4().hex[:10]}"
-    with engine.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    other = Database(url.set(database=name).render_as_string(hide_password=False))
-    yield other
-    other.dispose()
-    with engine.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
 
 
 def stored(db) -> dict[str, dict]:
