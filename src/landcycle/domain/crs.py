@@ -33,12 +33,12 @@ import numpy as np
 import prcoords
 import shapely
 
-from .geometry import CANONICAL_EPSG, gk3_epsg, project
+from .geometry import CANONICAL_EPSG, CHINA_LAT, CHINA_LON, gk3_epsg, project
 
 GEOGRAPHIC, GK_PREFIXED, GK_PLAIN, UNKNOWN = "geographic", "gk_prefixed", "gk_plain", "unknown"
 
-_LON = (73.0, 136.0)
-_LAT = (3.0, 54.0)
+_LON = CHINA_LON
+_LAT = CHINA_LAT
 _EAST = (300_000.0, 700_000.0)  # 3° zone: ±1.5° of the CM is at most ±160 km in China
 _NORTH = (1_900_000.0, 6_000_000.0)
 _ZONES = (25, 45)

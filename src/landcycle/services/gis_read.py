@@ -46,7 +46,7 @@ from pyproj import CRS, Transformer
 
 from ..domain.crs import UNKNOWN, gcj02_offset_suspected, gcj_to_wgs, infer_crs
 from ..domain.errors import Problem, ValidationFailed
-from ..domain.geometry import CANONICAL_EPSG, project
+from ..domain.geometry import CANONICAL_EPSG, project, within_china
 from ..domain.sources import SourceBatch
 
 BOUNDARY_POINTS_FORMAT = "界址点坐标表"
@@ -147,8 +147,7 @@ def _in_china(geoms: np.ndarray) -> bool:
     valid = [g for g in geoms if g is not None and not g.is_empty]
     if not valid:
         return True
-    minx, miny, maxx, maxy = shapely.total_bounds(np.asarray(valid, dtype=object))
-    return 73 <= minx and maxx <= 136 and 3 <= miny and maxy <= 54
+    return bool(within_china(*shapely.total_bounds(np.asarray(valid, dtype=object))))
 
 
 # --------------------------------------------------------------------------- entry point

@@ -14,7 +14,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..domain.errors import Conflict, NotFound, Problem, ValidationFailed
-from ..domain.geometry import CANONICAL_EPSG, as_multipolygon, gk_areas_m2, parcel_geometry_problems
+from ..domain.geometry import (
+    CANONICAL_EPSG,
+    as_multipolygon,
+    gk_areas_m2,
+    parcel_geometry_problems,
+    parcel_geometry_problems_many,
+)
 from ..domain.labels import ENTITY_LABELS, field_label
 from ..domain.records import ParcelDraft, parcel_problems, stated_area_problem
 from ..domain.units import m2_to_mu
@@ -61,6 +67,7 @@ _LABELLED_FIELDS = {
     "indicator": FigureIndicator,
 }
 
+
 # --------------------------------------------------------------------------- register
 @dataclass
 class PreparedParcel:
@@ -76,6 +83,7 @@ class PreparedParcel:
     gk_epsg: int
     exists: bool = False
 
+
 def validate_parcels(s: Session, drafts: list[ParcelDraft],
                      area_tolerance: float = DEFAULT_AREA_TOLERANCE,
                      allow_existing: bool = False) -> tuple[list[list[Problem]], list[PreparedParcel]]:
@@ -89,7 +97,7 @@ def validate_parcels(s: Session, drafts: list[ParcelDraft],
     (containment once per county/zone), jurisdictions are resolved once per distinct key and
     existing codes are looked up in chunks.
     """
-    geom_problems = geometry_problems_many([d.geometry for d in drafts])
+    geom_problems = parcel_geometry_problems_many([d.geometry for d in drafts])
     per = [_draft_problems(d, gp, area_tolerance) for d, gp in zip(drafts, geom_problems)]
     good_geoms = [not gp for gp in geom_problems]
     idx = np.flatnonzero(good_geoms)
@@ -157,46 +165,6 @@ def validate_parcels(s: Session, drafts: list[ParcelDraft],
                                        int(epsgs[i]), codes[i] in existing))
     return per, prepared
 
-_EMPTY_GEOMETRY = "几何图形为空"
-_NOT_CHINA = "坐标不是中国范围内的经纬度（CGCS2000，经度在前），可能是投影坐标或经纬度颠倒"
-
-def geometry_problems_many(geoms) -> list[list[str]]:
-    """:func:`~landcycle.domain.geometry.parcel_geometry_problems` for many geometries at once
-    (same messages, same order of checks), with shapely array functions."""
-    arr = np.empty(len(geoms), dtype=object)
-    arr[:] = list(geoms)
-    out: list[list[str]] = [[] for _ in range(len(arr))]
-    if not len(arr):
-        return out
-    missing = shapely.is_missing(arr)
-    empty = missing.copy()
-    empty[~missing] = shapely.is_empty(arr[~missing])
-    types = shapely.get_type_id(arr)
-    polygonal = ~empty & np.isin(types, (3, 6))  # Polygon, MultiPolygon
-    bounds = np.full((len(arr), 4), np.nan)
-    bounds[polygonal] = shapely.bounds(arr[polygonal])
-    with np.errstate(invalid="ignore"):
-        in_china = ((bounds[:, 0] >= 73.0) & (bounds[:, 2] <= 136.0)
-                    & (bounds[:, 1] >= 3.0) & (bounds[:, 3] <= 54.0))
-    candidates = polygonal & in_china
-    valid = np.zeros(len(arr), dtype=bool)
-    valid[candidates] = shapely.is_valid(arr[candidates])
-    positive = np.zeros(len(arr), dtype=bool)
-    if valid.any():
-        positive[valid] = gk_areas_m2(arr[valid])[0] > 0
-    for i in np.flatnonzero(~(valid & positive)):
-        g = arr[i]
-        if empty[i]:
-            out[i] = [_EMPTY_GEOMETRY]
-        elif not polygonal[i]:
-            out[i] = [f"几何类型应为面（Polygon/MultiPolygon），实际为 {g.geom_type}"]
-        elif not in_china[i]:
-            out[i] = [_NOT_CHINA]
-        elif not valid[i]:
-            out[i] = [f"几何图形无效：{shapely.is_valid_reason(g)}"]
-        else:
-            out[i] = ["面积为零或为负"]
-    return out
 
 def _draft_problems(d: ParcelDraft, geometry_problems: list[str], area_tolerance: float) -> list[Problem]:
     """``parcel_problems(d)`` with the geometry messages already computed (vectorised).
@@ -207,10 +175,11 @@ def _draft_problems(d: ParcelDraft, geometry_problems: list[str], area_tolerance
     problems = parcel_problems(replace(d, geometry=None), area_tolerance)
     for k, p in enumerate(problems):
         if p.field == "geometry" and p.code == "invalid_geometry":
-            real = [Problem(p.record, p.field, p.message.replace(_EMPTY_GEOMETRY, m), p.code)
+            real = [Problem(p.record, p.field, p.message.replace(parcel_geometry_problems(None)[0], m), p.code)
                     for m in geometry_problems]
             return problems[:k] + real + problems[k + 1:]
     return problems
+
 
 def _as_multipolygons(geoms: np.ndarray) -> np.ndarray:
     """:func:`as_multipolygon` for an array of Polygons/MultiPolygons."""
@@ -221,12 +190,14 @@ def _as_multipolygons(geoms: np.ndarray) -> np.ndarray:
         out[poly] = shapely.multipolygons(geoms[poly], indices=np.arange(n))
     return out
 
+
 def _existing_codes(s: Session, codes: list[str], chunk: int = 5000) -> set[str]:
     wanted = sorted(set(codes))
     found: set[str] = set()
     for a in range(0, len(wanted), chunk):
         found.update(s.scalars(select(Parcel.code).where(Parcel.code.in_(wanted[a:a + chunk]))))
     return found
+
 
 def _outside_problems_many(records: list[str], geoms: np.ndarray, good: list[bool],
                            counties: list, zones: list) -> list[list[Problem]]:
@@ -259,8 +230,10 @@ def _outside_problems_many(records: list[str], geoms: np.ndarray, good: list[boo
                     out[i].append(Problem(records[i], fld, f"宗地有 {float(a):.1f} 平方米位于{j.name}范围之外", "outside"))
     return out
 
+
 _DRAFT_COLUMNS = tuple(f.name for f in fields(ParcelDraft)
                        if f.name not in ("code", "geometry", "county", "zone", "stated_area_m2"))
+
 
 def parcel_values(p: PreparedParcel) -> dict[str, Any]:
     """Column values of a prepared parcel (everything but ``code``), ready for ``Parcel(**…)`` or setattr."""
@@ -276,6 +249,7 @@ def parcel_values(p: PreparedParcel) -> dict[str, Any]:
                   **_bbox(p.geometry))
     return values
 
+
 def _parsed(enum, value) -> str:
     """``enum.parse(value).value``, remembered (a batch repeats a handful of values)."""
     try:
@@ -283,11 +257,14 @@ def _parsed(enum, value) -> str:
     except TypeError:  # unhashable
         return enum.parse(value).value
 
+
 @lru_cache(maxsize=1024)
 def _parsed_cached(enum, value) -> str:
     return enum.parse(value).value
 
+
 _BULK_KEY = "registry.bulk_parcels"
+
 
 def write_parcel(s: Session, p: PreparedParcel) -> Parcel:
     """Add a new parcel from a validated :class:`PreparedParcel` (the caller's transaction).
@@ -302,11 +279,13 @@ def write_parcel(s: Session, p: PreparedParcel) -> Parcel:
     s.add(parcel)
     return parcel
 
+
 @dataclass(frozen=True)
 class BulkParcel:
     id: int
     code: str
     version: int = 1
+
 
 class _BulkParcelWriter:
     """New parcels written with Core ``insert()`` in chunks, each with the 一地一档 “create” row
@@ -354,6 +333,7 @@ class _BulkParcelWriter:
         self.conn.execute(insert(Parcel.__table__), rows)
         self.conn.execute(insert(ChangeLog.__table__), log)
 
+
 @contextmanager
 def bulk_parcel_writes(s: Session, count: int):
     """Within the block, :func:`write_parcel` queues up to ``count`` new parcels for Core bulk
@@ -366,6 +346,7 @@ def bulk_parcel_writes(s: Session, count: int):
         writer.flush()
     finally:
         s.info.pop(_BULK_KEY, None)
+
 
 def register_parcels(db: Database, drafts: Iterable[ParcelDraft], actor: str,
                      reason: str | None = None,
@@ -385,23 +366,11 @@ def register_parcels(db: Database, drafts: Iterable[ParcelDraft], actor: str,
             write_parcel(s, p)
     return [p.code for p in prepared]
 
+
 def _bbox(geom) -> dict[str, float]:
     minx, miny, maxx, maxy = geom.bounds
     return {"min_lon": minx, "min_lat": miny, "max_lon": maxx, "max_lat": maxy}
 
-def _outside_problems(record: str, geom, county: Jurisdiction | None,
-                      zone: Jurisdiction | None) -> list[Problem]:
-    out = []
-    for j, fld in ((county, "county_id"), (zone, "zone_id")):
-        if j is None or j.geometry is None:
-            continue
-        outside = shapely.difference(geom, j.geometry)
-        if outside.is_empty:
-            continue
-        outside_m2 = float(gk_areas_m2([outside])[0][0])
-        if outside_m2 > OUTSIDE_TOLERANCE_M2:
-            out.append(Problem(record, fld, f"宗地有 {outside_m2:.1f} 平方米位于{j.name}范围之外", "outside"))
-    return out
 
 # --------------------------------------------------------------------------- change
 #: Fields a parcel update may set directly (geometry recomputes area and bbox).
@@ -411,6 +380,7 @@ EDITABLE_PARCEL_FIELDS = {
     "building_density_min", "green_ratio_max", "height_limit_m", "is_standard_land",
     "is_standard_factory", "geometry",
 }
+
 
 def update_parcel(db: Database, code: str, changes: dict[str, Any], expected_version: int,
                   actor: str, reason: str | None = None) -> dict:
@@ -434,7 +404,8 @@ def update_parcel(db: Database, code: str, changes: dict[str, Any], expected_ver
             problems = [p for p in parcel_problems(draft) if p.field in changes or p.field == "code"]
             if "geometry" in changes and not parcel_geometry_problems(draft.geometry):
                 geom = as_multipolygon(draft.geometry)
-                problems += _outside_problems(record, geom, parcel.county, parcel.zone)
+                problems += _outside_problems_many([record], np.array([geom], dtype=object), [True],
+                                                   [parcel.county], [parcel.zone])[0]
             if problems:
                 raise ValidationFailed(problems)
             for k, v in changes.items():
@@ -460,6 +431,7 @@ def update_parcel(db: Database, code: str, changes: dict[str, Any], expected_ver
             parcel = _parcel(s, code)
             raise Conflict("宗地", code, expected_version, parcel_properties(s, parcel)) from None
 
+
 def _draft_of(p: Parcel) -> ParcelDraft:
     return ParcelDraft(code=p.code, geometry=p.geometry, county=str(p.county_id),
                        location=p.location, land_use=p.land_use, state=p.state,
@@ -471,12 +443,14 @@ def _draft_of(p: Parcel) -> ParcelDraft:
                        height_limit_m=p.height_limit_m, is_standard_land=p.is_standard_land,
                        is_standard_factory=p.is_standard_factory)
 
+
 # --------------------------------------------------------------------------- read
 def _parcel(s: Session, code: str) -> Parcel:
     parcel = s.scalar(select(Parcel).where(Parcel.code == (code or "").strip().upper()))
     if parcel is None:
         raise NotFound("宗地", code)
     return parcel
+
 
 def parcel_properties(s: Session, p: Parcel) -> dict[str, Any]:
     """The public-safe facts of a parcel (no enterprise figures), as plain JSON values."""
@@ -515,6 +489,7 @@ def parcel_properties(s: Session, p: Parcel) -> dict[str, Any]:
         "version": p.version,
     }
 
+
 def list_parcels(db: Database, *, county: str | None = None, zone: str | None = None,
                  state: str | None = None, bbox: tuple[float, float, float, float] | None = None,
                  limit: int = 100, offset: int = 0) -> dict[str, Any]:
@@ -552,9 +527,11 @@ def list_parcels(db: Database, *, county: str | None = None, zone: str | None = 
     return {"type": "FeatureCollection", "numberMatched": total, "numberReturned": len(features),
             "features": features}
 
+
 def _preload_jurisdictions(s: Session) -> None:
     # Jurisdictions are few: load them once so parcel.zone / parcel.county hit the identity map.
     s.scalars(select(Jurisdiction)).all()
+
 
 def _bbox_condition(db: Database, bbox):
     try:
@@ -567,6 +544,7 @@ def _bbox_condition(db: Database, bbox):
         return Parcel.geometry.op("&&")(func.ST_MakeEnvelope(minx, miny, maxx, maxy, CANONICAL_EPSG))
     return and_(Parcel.max_lon >= minx, Parcel.min_lon <= maxx,
                 Parcel.max_lat >= miny, Parcel.min_lat <= maxy)
+
 
 def parcel_card(db: Database, code: str, confidential: bool = False) -> dict[str, Any]:
     """一宗一卡: the parcel's facts, geometry, users, contract, agreement, development,
@@ -619,6 +597,7 @@ def parcel_card(db: Database, code: str, confidential: bool = False) -> dict[str
             h["actor"] = "—"
     return card
 
+
 def _plain(obj, exclude: set[str]) -> dict[str, Any]:
     from ..storage.history import to_json_value
 
@@ -632,10 +611,12 @@ def _plain(obj, exclude: set[str]) -> dict[str, Any]:
             out[f"{attr.key}_label"] = _LABELLED_FIELDS[attr.key](value).label
     return out
 
+
 def parcel_history(db: Database, code: str) -> list[dict[str, Any]]:
     """一地一档: every recorded change of the parcel and its related records, oldest first."""
     with db.reader() as s:
         return _history(s, _parcel(s, code))
+
 
 def _history(s: Session, p: Parcel) -> list[dict[str, Any]]:
     rows = s.scalars(select(ChangeLog).where(ChangeLog.parcel_id == p.id)
@@ -652,6 +633,7 @@ def _history(s: Session, p: Parcel) -> list[dict[str, Any]]:
         "after": r.after,
     } for r in rows]
 
+
 def change_summary(action: str, entity: str, before: dict | None, after: dict | None) -> str:
     """A one-line Chinese description of a change-log row."""
     what = ENTITY_LABELS.get(entity, entity)
@@ -665,6 +647,7 @@ def change_summary(action: str, entity: str, before: dict | None, after: dict | 
             continue
         parts.append(f"{field_label(k)}：{_show(k, (before or {}).get(k))} → {_show(k, after[k])}")
     return f"修改{what}：" + "；".join(parts) if parts else f"修改{what}"
+
 
 def _show(field: str, value) -> str:
     if value is None:
