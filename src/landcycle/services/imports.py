@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 import shapely
-from sqlalchemy import and_, func, insert, inspect, or_, select
+from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from ..domain.errors import NotFound, Problem, ValidationFailed
@@ -47,7 +47,7 @@ from ..domain.records import ParcelDraft
 from ..domain.sources import SourceBatch
 from ..domain.vocabulary import OccupancyRole
 from ..storage.db import Database
-from ..storage.history import to_json_value
+from ..storage.history import insert_with_history
 from ..storage.ids import BulkIdAllocator
 from ..storage.import_schema import ImportBatch, ImportBatchItem
 from ..storage.schema import (
@@ -624,7 +624,7 @@ def _write_owners(s: Session, an: _Analysis, parcel_ids: list[int]) -> None:
                              "above_scale": False, "county_id": county.id if county is not None else None,
                              "is_synthetic": False, "version": 1})
             enterprise_ids[cc] = eid
-    _insert_audited(s, Enterprise, ent_rows)
+    insert_with_history(s, Enterprise, ent_rows)
     occ_rows = []
     if plans:
         ids = alloc.take(Occupancy.__table__, len(plans)).tolist()
@@ -634,23 +634,7 @@ def _write_owners(s: Session, an: _Analysis, parcel_ids: list[int]) -> None:
                              "enterprise_id": enterprise_ids[p.credit_code],
                              "role": OccupancyRole.OWNER.value, "area_m2": an.prepared[p.index].area_m2,
                              "start_date": p.start_date or today, "end_date": None, "version": 1})
-    _insert_audited(s, Occupancy, occ_rows)
-
-
-def _insert_audited(s: Session, model, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    conn = s.connection()
-    keys = [a.key for a in inspect(model).column_attrs]
-    now = utcnow()
-    actor, reason = s.info.get("actor", "system"), s.info.get("reason")
-    for a in range(0, len(rows), _CHUNK_ROWS):
-        chunk = rows[a:a + _CHUNK_ROWS]
-        conn.execute(insert(model.__table__), chunk)
-        conn.execute(insert(ChangeLog.__table__), [{
-            "at": now, "actor": actor, "action": "create", "entity": model.__tablename__,
-            "entity_id": r["id"], "parcel_id": r.get("parcel_id"), "reason": reason, "before": None,
-            "after": {k: to_json_value(r[k]) for k in keys}} for r in chunk])
+    insert_with_history(s, Occupancy, occ_rows)
 
 
 def batch_reason(batch_id: int) -> str:

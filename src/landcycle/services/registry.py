@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 import numpy as np
 import shapely
-from sqlalchemy import and_, func, insert, inspect, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -36,6 +36,7 @@ from ..domain.vocabulary import (
     land_use_label,
 )
 from ..storage.db import Database
+from ..storage.history import insert_with_history
 from ..storage.ids import BulkIdAllocator
 from ..storage.schema import (
     ChangeLog,
@@ -288,19 +289,15 @@ class BulkParcel:
 
 
 class _BulkParcelWriter:
-    """New parcels written with Core ``insert()`` in chunks, each with the 一地一档 “create” row
-    ``storage.history`` writes for an ORM insert (every column but ``updated_at``, as JSON;
-    actor and reason from ``session.info``). Ids never reuse one seen in the table or the log."""
+    """New parcels written with Core ``insert()`` in chunks, each with its 一地一档 “create” row
+    (``storage.history.insert_with_history``). Ids never reuse one seen in the table or the log."""
 
     CHUNK = 10_000
 
     def __init__(self, s: Session, count: int):
-
         self.s = s
-        self.conn = s.connection()
-        self.ids = iter(BulkIdAllocator(self.conn).take(Parcel.__table__, count).tolist()) if count else iter(())
+        self.ids = iter(BulkIdAllocator(s.connection()).take(Parcel.__table__, count).tolist()) if count else iter(())
         self.now = utcnow()
-        self.logged = [a.key for a in inspect(Parcel).column_attrs if a.key != "updated_at"]
         self.rows: list[dict[str, Any]] = []
 
     def add(self, p: PreparedParcel) -> BulkParcel:
@@ -312,26 +309,8 @@ class _BulkParcelWriter:
         return BulkParcel(pid, p.code)
 
     def flush(self) -> None:
-        if not self.rows:
-            return
         rows, self.rows = self.rows, []
-        geoms = np.empty(len(rows), dtype=object)
-        geoms[:] = [r["geometry"] for r in rows]
-        wkts = shapely.to_wkt(geoms, rounding_precision=-1).tolist()  # == BaseGeometry.wkt
-        actor = self.s.info.get("actor", "system")
-        reason = self.s.info.get("reason")
-        log = []
-        for r, wkt in zip(rows, wkts):
-            after = {k: r[k] for k in self.logged}
-            after["geometry"] = wkt
-            for k in ("supply_date", "created_at"):
-                if after[k] is not None:
-                    after[k] = after[k].isoformat()
-            log.append({"at": self.now, "actor": actor, "action": "create", "entity": Parcel.__tablename__,
-                        "entity_id": r["id"], "parcel_id": r["id"], "reason": reason,
-                        "before": None, "after": after})
-        self.conn.execute(insert(Parcel.__table__), rows)
-        self.conn.execute(insert(ChangeLog.__table__), log)
+        insert_with_history(self.s, Parcel, rows, self.CHUNK)
 
 
 @contextmanager
