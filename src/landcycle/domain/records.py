@@ -71,15 +71,21 @@ def _non_negative(record: str, fields: dict[str, float | None], strictly: bool =
     return out
 
 
-def parcel_problems(d: ParcelDraft, area_tolerance: float = 0.05) -> list[Problem]:
-    """Everything wrong with a parcel draft that can be seen without the database."""
+def parcel_problems(d: ParcelDraft, area_tolerance: float = 0.05,
+                    geometry_problems: list[str] | None = None) -> list[Problem]:
+    """Everything wrong with a parcel draft that can be seen without the database.
+
+    ``geometry_problems``: the geometry's messages when the caller has already computed them
+    for a whole batch (``parcel_geometry_problems_many``)."""
     record = f"宗地 {d.code or '(无代码)'}"
     problems: list[Problem] = []
     try:
         parse_parcel_code(d.code)
     except ValueError as exc:
         problems.append(_p(record, "code", str(exc)))
-    for msg in parcel_geometry_problems(d.geometry):
+    if geometry_problems is None:
+        geometry_problems = parcel_geometry_problems(d.geometry)
+    for msg in geometry_problems:
         problems.append(_p(record, "geometry", msg, "invalid_geometry"))
     problems += _enum_problem(record, "state", d.state, LandState)
     problems += _enum_problem(record, "land_source", d.land_source, LandSource)

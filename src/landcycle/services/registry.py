@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Any, Iterable
 
@@ -99,7 +99,7 @@ def validate_parcels(s: Session, drafts: list[ParcelDraft],
     existing codes are looked up in chunks.
     """
     geom_problems = parcel_geometry_problems_many([d.geometry for d in drafts])
-    per = [_draft_problems(d, gp, area_tolerance) for d, gp in zip(drafts, geom_problems)]
+    per = [parcel_problems(d, area_tolerance, gp) for d, gp in zip(drafts, geom_problems)]
     good_geoms = [not gp for gp in geom_problems]
     idx = np.flatnonzero(good_geoms)
     geoms = np.full(len(drafts), None, dtype=object)
@@ -165,21 +165,6 @@ def validate_parcels(s: Session, drafts: list[ParcelDraft],
         prepared.append(PreparedParcel(d, codes[i], counties[i], zones[i], geoms[i], float(areas[i]),
                                        int(epsgs[i]), codes[i] in existing))
     return per, prepared
-
-
-def _draft_problems(d: ParcelDraft, geometry_problems: list[str], area_tolerance: float) -> list[Problem]:
-    """``parcel_problems(d)`` with the geometry messages already computed (vectorised).
-
-    The draft is checked without its geometry (an absent geometry is the cheapest check, one
-    “empty” message) and that message is replaced by the real ones, in the same place.
-    """
-    problems = parcel_problems(replace(d, geometry=None), area_tolerance)
-    for k, p in enumerate(problems):
-        if p.field == "geometry" and p.code == "invalid_geometry":
-            real = [Problem(p.record, p.field, p.message.replace(parcel_geometry_problems(None)[0], m), p.code)
-                    for m in geometry_problems]
-            return problems[:k] + real + problems[k + 1:]
-    return problems
 
 
 def _as_multipolygons(geoms: np.ndarray) -> np.ndarray:
