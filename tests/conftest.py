@@ -148,3 +148,47 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         )
     elif PG_URL:
         terminalreporter.write_line("PostgreSQL/PostGIS 部分已运行：" + PG_URL)
+
+
+# --------------------------------------------------------------------------- HTTP + accounts
+#: One account per role (password PASSWORD), created by the ``accounts`` fixture.
+PASSWORD = "correct horse battery"
+ACCOUNTS = {
+    "city": dict(role="city_admin", jurisdiction="411000"),
+    "weidu_admin": dict(role="county_admin", jurisdiction="魏都区"),
+    "changge_admin": dict(role="county_admin", jurisdiction="长葛市"),
+    "weidu_zone": dict(role="zone_manager", jurisdiction="魏都产业集聚区"),
+    "changge_zone": dict(role="zone_manager", jurisdiction="长葛市产业集聚区"),
+    "tax_city": dict(role="department", jurisdiction="411000", department="税务"),
+}
+
+
+@pytest.fixture
+def api(db, tmp_path):
+    """A FastAPI test client over ``db`` (no sign-in: the anonymous public)."""
+    from fastapi.testclient import TestClient
+
+    from landcycle.config import Settings
+    from landcycle.faces.api import create_app
+
+    settings = Settings(database_url=db.url, data_dir=tmp_path, basemap_url="")
+    with TestClient(create_app(db, settings)) as c:
+        yield c
+
+
+@pytest.fixture
+def accounts(db):
+    """Create one account per entry of ACCOUNTS; returns ``{name: bearer headers}`` lazily via
+    :func:`bearer`."""
+    from landcycle.services import accounts as accounts_service
+
+    for name, spec in ACCOUNTS.items():
+        accounts_service.add_user(db, name, PASSWORD, **spec)
+    return ACCOUNTS
+
+
+def bearer(client, username: str, password: str = PASSWORD) -> dict[str, str]:
+    """Sign in through the API and return the Authorization header."""
+    r = client.post("/api/auth/login", json={"username": username, "password": password})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}

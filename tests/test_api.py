@@ -2,21 +2,18 @@
 
 import pytest
 import shapely
-from fastapi.testclient import TestClient
 
-from landcycle.config import Settings
+from conftest import bearer
 from landcycle.domain.geometry import rectangle_around
 from landcycle.domain.records import ParcelDraft
 from landcycle.services import registry
 
 
 @pytest.fixture
-def client(db, tmp_path):
-    from landcycle.faces.api import create_app
-
-    settings = Settings(database_url=db.url, data_dir=tmp_path, basemap_url="")
-    with TestClient(create_app(db, settings)) as c:
-        yield c
+def client(api, accounts):
+    """Signed in as the city administrator (sees every parcel)."""
+    api.headers.update(bearer(api, "city"))
+    return api
 
 
 def add_parcels(db, n=3):
@@ -61,9 +58,11 @@ def test_bad_queries_get_chinese_error_bodies(client):
     assert r.status_code == 404 and r.json()["code"] == "not_found"
 
 
-def test_card_is_public_safe(client, db):
+def test_card_is_public_safe(api, db):
     [code] = add_parcels(db, 1)
-    card = client.get(f"/api/parcels/{code}").json()
+    assert api.get(f"/api/parcels/{code}").status_code == 404  # 批而未供: not on the supply list
+    registry.update_parcel(db, code, {"state": "可供"}, 1, actor="测试")
+    card = api.get(f"/api/parcels/{code}").json()
     assert card["parcel"]["code"] == code and card["history"][0]["summary"] == "新建宗地"
     assert card["history"][0]["actor"] == "—"  # officials' names are not public
     shapely.geometry.shape(card["geometry"])

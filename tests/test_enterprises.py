@@ -5,6 +5,7 @@ from datetime import date
 import pytest
 from sqlalchemy import text
 
+from landcycle.domain.access import SYSTEM
 from landcycle.domain.errors import ValidationFailed
 from landcycle.domain.geometry import rectangle_around
 from landcycle.domain.records import EnterpriseDraft, OccupancyDraft, ParcelDraft
@@ -45,7 +46,7 @@ def test_bad_industry_code_and_duplicate(world):
 def test_occupancy_is_recorded_in_the_parcel_archive(world):
     db, code = world
     enterprises.add_occupancy(db, OccupancyDraft(PARCEL, code, "权利人", 30000, date(2019, 1, 1)), actor="t")
-    card = registry.parcel_card(db, PARCEL, confidential=True)
+    card = registry.parcel_card(db, PARCEL, viewer=SYSTEM)
     assert card["occupancies"][0]["role_label"] == "权利人"
     assert [h["entity"] for h in card["history"]] == ["parcels", "occupancies"]
 

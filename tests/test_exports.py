@@ -16,6 +16,7 @@ import shapely
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from landcycle.domain.access import SYSTEM
 from landcycle.domain.errors import ValidationFailed
 from landcycle.domain.geometry import gk_area_m2, rectangle_around
 from landcycle.domain.import_mapping import default_mapping, map_rows, parse_mapping
@@ -261,7 +262,7 @@ def test_ledger_carries_the_latest_evaluation(db, tmp_path):
     run = evaluation.evaluate(db, 2020)
     res = exports.export_parcels(db, tmp_path / "eval.xlsx", zone=ZONE)
     rows, total = ledger(res.path)
-    assert len(rows) == registry.list_parcels(db, zone=ZONE, limit=1)["numberMatched"] == res.count > 0
+    assert len(rows) == registry.list_parcels(db, viewer=SYSTEM, zone=ZONE, limit=1)["numberMatched"] == res.count > 0
     with db.reader() as s:
         ids = {c: i for c, i in s.execute(select(Parcel.code, Parcel.id))}
         pe = ParcelEvaluation

@@ -40,7 +40,7 @@ def test_history_replays_to_the_current_record(sqlite_template, tmp_path_factory
     try:
         registry.register_parcels(db, [ParcelDraft(code=CODE, geometry=rectangle_around(113.82, 34.05, 0.1, 0.1),
                                                    county="魏都区", zone="魏都产业集聚区")], actor="p")
-        version, accepted = 1, 0
+        version, accepted, conflicts = 1, 0, 0
         for changes, stale in edits:
             try:
                 after = registry.update_parcel(db, CODE, changes, version - 1 if stale else version,
@@ -49,9 +49,14 @@ def test_history_replays_to_the_current_record(sqlite_template, tmp_path_factory
                 assert after["version"] in (version, version + 1)  # a no-op edit keeps the version
                 version = after["version"]
                 accepted += 1
-            except (ValidationFailed, Conflict):
+            except Conflict:
+                conflicts += 1
+            except ValidationFailed:
                 pass
-        history = registry.parcel_history(db, CODE)
+        everything = registry.parcel_history(db, CODE)
+        # A stale edit is refused but kept on file as a "conflict" entry (issue 5: every attempt).
+        assert sum(1 for h in everything if h["action"] == "conflict") == conflicts
+        history = [h for h in everything if h["action"] != "conflict"]
         assert len(history) == 1 + sum(1 for h in history[1:] if h["action"] == "update")
         rebuilt = dict(history[0]["after"])
         for h in history[1:]:
@@ -61,6 +66,6 @@ def test_history_replays_to_the_current_record(sqlite_template, tmp_path_factory
         for key in ("state", "location", "price_wan", "term_years", "is_standard_land", "version", "area_m2"):
             assert rebuilt[key] == pytest.approx(row[key]) if isinstance(row[key], float) else rebuilt[key] == row[key]
         assert row["version"] == version
-        assert len(history) - 1 <= accepted  # refused edits leave no trace (no-op edits leave none either)
+        assert len(history) - 1 <= accepted  # invalid edits leave no trace (no-op edits leave none either)
     finally:
         db.dispose()

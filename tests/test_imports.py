@@ -9,6 +9,7 @@ import shapely
 from openpyxl import load_workbook
 from sqlalchemy import text
 
+from landcycle.domain.access import SYSTEM
 from landcycle.domain.errors import Problem, ValidationFailed
 from landcycle.domain.geometry import gk_area_m2, rectangle_around
 from landcycle.domain.identifiers import credit_code_with_check
@@ -146,7 +147,7 @@ def test_repair_makes_bowtie_valid_and_says_so(db):
     assert ("要素1", "repaired") in codes and ("要素2", "duplicate_vertices") in codes
     result = imports.import_batch(db, b, actor="tester", repair=True)
     assert sorted(result.created) == [code(1), code(2)]
-    card = registry.parcel_card(db, code(1), confidential=True)
+    card = registry.parcel_card(db, code(1), viewer=SYSTEM)
     assert shapely.geometry.shape(card["geometry"]).is_valid
 
 
@@ -220,15 +221,15 @@ def test_update_batch_changes_existing_parcels_with_history(db):
         imports.import_batch(db, batch(features, "v2.shp"), actor="张三")
     result = imports.import_batch(db, batch(features, "v2.shp"), actor="张三", update=True)
     assert result.updated == [code(1), code(2)] and result.created == []
-    card = registry.parcel_card(db, code(1), confidential=True)
+    card = registry.parcel_card(db, code(1), viewer=SYSTEM)
     assert card["parcel"]["location"] == "新坐落1号" and card["parcel"]["state"] == "listed"
     assert card["parcel"]["area_m2"] == pytest.approx(0.25 * 0.15 * 1e6, rel=1e-3)
     last = card["history"][-1]
     assert last["action"] == "update" and last["reason"] == f"导入批次 {result.batch_id}"
     assert last["before"]["location"] == "魏都产业集聚区测试路1号" and last["after"]["location"] == "新坐落1号"
-    assert registry.parcel_card(db, code(2))["parcel"]["version"] == 1  # unchanged parcel: no write
+    assert registry.parcel_card(db, code(2), viewer=SYSTEM)["parcel"]["version"] == 1  # unchanged parcel: no write
     imports.undo_batch(db, result.batch_id, actor="李四")
-    card = registry.parcel_card(db, code(1), confidential=True)
+    card = registry.parcel_card(db, code(1), viewer=SYSTEM)
     assert card["parcel"]["location"] == "魏都产业集聚区测试路1号" and card["parcel"]["state"] == "approved_unsupplied"
     assert card["parcel"]["area_m2"] == pytest.approx(30000, rel=1e-3)
     assert card["history"][-1]["reason"] == f"撤销导入批次 {result.batch_id}"
@@ -297,15 +298,15 @@ def test_owners_are_imported_with_warnings(db):
     assert count(db, "enterprises") == ents_before + 1 and count(db, "occupancies") == 3
     listed = imports.batch_report(db, result.batch_id)["summary"]
     assert (listed["owners_created"], listed["occupancies_created"]) == (1, 3)
-    card = registry.parcel_card(db, code(1), confidential=True)
+    card = registry.parcel_card(db, code(1), viewer=SYSTEM)
     [occ] = card["occupancies"]
     assert (occ["enterprise_name"], occ["credit_code"], occ["role"]) == ("许昌甲公司", GOOD_USCC, "owner")
     assert occ["area_m2"] == pytest.approx(card["parcel"]["area_m2"]) and occ["start_date"] == "2020-05-01"
-    occ2 = registry.parcel_card(db, code(2), confidential=True)["occupancies"][0]
+    occ2 = registry.parcel_card(db, code(2), viewer=SYSTEM)["occupancies"][0]
     assert occ2["credit_code"] == GOOD_USCC and occ2["start_date"] == date.today().isoformat()
-    occ3 = registry.parcel_card(db, code(3), confidential=True)["occupancies"][0]
+    occ3 = registry.parcel_card(db, code(3), viewer=SYSTEM)["occupancies"][0]
     assert occ3["enterprise_name"] == "许昌乙公司"  # the stored name is kept; enterprise reused
-    assert registry.parcel_card(db, code(4), confidential=True)["occupancies"] == []
+    assert registry.parcel_card(db, code(4), viewer=SYSTEM)["occupancies"] == []
     # 一地一档: the owner occupancy is in the parcel's archive with the batch's reason
     hist = registry.parcel_history(db, code(1))
     occ_rows = [h for h in hist if h["entity"] == "occupancies"]
@@ -335,10 +336,10 @@ def test_owner_of_updated_parcel_added_only_when_it_has_none(db):
     assert [(r.source_id, r.code) for r in report.warnings if r.code.startswith("owner")] == [("要素2", "owner_differs")]
     assert (report.owners_created, report.occupancies_created) == (2, 1)
     result = imports.import_batch(db, batch(features, "v2.shp"), actor="张三", update=True)
-    assert [o["credit_code"] for o in registry.parcel_card(db, code(1), confidential=True)["occupancies"]] == [USCC_B]
-    assert [o["credit_code"] for o in registry.parcel_card(db, code(2), confidential=True)["occupancies"]] == [GOOD_USCC]
+    assert [o["credit_code"] for o in registry.parcel_card(db, code(1), viewer=SYSTEM)["occupancies"]] == [USCC_B]
+    assert [o["credit_code"] for o in registry.parcel_card(db, code(2), viewer=SYSTEM)["occupancies"]] == [GOOD_USCC]
     imports.undo_batch(db, result.batch_id, actor="李四")
-    assert registry.parcel_card(db, code(1), confidential=True)["occupancies"] == []
+    assert registry.parcel_card(db, code(1), viewer=SYSTEM)["occupancies"] == []
     assert count(db, "occupancies") == 1 and count(db, "enterprises") == 1
 
 

@@ -7,6 +7,7 @@ import shapely
 from pyproj import Geod
 from sqlalchemy import text
 
+from landcycle.domain.access import SYSTEM
 from landcycle.domain.errors import Conflict, NotFound, ValidationFailed
 from landcycle.domain.geometry import rectangle_around
 from landcycle.domain.records import ParcelDraft
@@ -59,7 +60,7 @@ def test_county_areas_agree_with_independent_geodesic_areas(db):
 
 def test_register_computes_area_in_gk_zone_and_records_history(db):
     assert registry.register_parcels(db, [draft(stated_area_m2=30000)], actor="魏都区自然资源局") == [CODE]
-    card = registry.parcel_card(db, CODE, confidential=True)
+    card = registry.parcel_card(db, CODE, viewer=SYSTEM)
     p = card["parcel"]
     assert p["area_m2"] == pytest.approx(30000, rel=1e-3)
     assert p["area_mu"] == pytest.approx(45, rel=1e-3)
@@ -120,7 +121,7 @@ def test_geometry_change_recomputes_area(db):
     bigger = rectangle_around(113.82, 34.05, 0.3, 0.2)
     after = registry.update_parcel(db, CODE, {"geometry": bigger}, 1, actor="t")
     assert after["area_m2"] == pytest.approx(60000, rel=1e-3)
-    assert registry.list_parcels(db, bbox=(113.8215, 34.0505, 113.83, 34.06))["numberMatched"] == 1
+    assert registry.list_parcels(db, viewer=SYSTEM, bbox=(113.8215, 34.0505, 113.83, 34.06))["numberMatched"] == 1
 
 
 def test_stale_version_is_refused_and_nothing_is_overwritten(db):
@@ -129,7 +130,7 @@ def test_stale_version_is_refused_and_nothing_is_overwritten(db):
     with pytest.raises(Conflict) as err:
         registry.update_parcel(db, CODE, {"location": "乙的修改"}, 1, actor="乙")
     assert err.value.current["location"] == "甲的修改" and err.value.current["version"] == 2
-    assert registry.parcel_card(db, CODE)["parcel"]["location"] == "甲的修改"
+    assert registry.parcel_card(db, CODE, viewer=SYSTEM)["parcel"]["location"] == "甲的修改"
 
 
 def test_invalid_update_changes_nothing(db):
@@ -138,7 +139,7 @@ def test_invalid_update_changes_nothing(db):
         registry.update_parcel(db, CODE, {"state": "不存在", "location": "x"}, 1, actor="t")
     with pytest.raises(ValidationFailed, match="不能直接修改"):
         registry.update_parcel(db, CODE, {"area_m2": 1}, 1, actor="t")
-    card = registry.parcel_card(db, CODE)
+    card = registry.parcel_card(db, CODE, viewer=SYSTEM)
     assert card["parcel"]["version"] == 1 and len(card["history"]) == 1
 
 
@@ -153,7 +154,7 @@ def test_change_log_is_append_only(db):
 
 def test_unknown_parcel_is_not_found(db):
     with pytest.raises(NotFound, match="未找到宗地"):
-        registry.parcel_card(db, "411002001001GB99999")
+        registry.parcel_card(db, "411002001001GB99999", viewer=SYSTEM)
 
 
 def test_list_filters_and_pagination(db):
@@ -161,11 +162,11 @@ def test_list_filters_and_pagination(db):
                     geometry=rectangle_around(113.805 + 0.004 * i, 34.05, 0.2, 0.2),
                     state="闲置" if i % 2 else "批而未供") for i in range(1, 7)]
     registry.register_parcels(db, drafts, actor="t")
-    page = registry.list_parcels(db, zone="高新技术产业园区", limit=4)
+    page = registry.list_parcels(db, viewer=SYSTEM, zone="高新技术产业园区", limit=4)
     assert page["numberMatched"] == 6 and page["numberReturned"] == 4
-    rest = registry.list_parcels(db, zone="411000-Z10", limit=4, offset=4)
+    rest = registry.list_parcels(db, viewer=SYSTEM, zone="411000-Z10", limit=4, offset=4)
     assert [f["id"] for f in page["features"] + rest["features"]] == [d.code for d in drafts]
-    assert registry.list_parcels(db, state="idle")["numberMatched"] == 3
-    assert registry.list_parcels(db, county="411082")["numberMatched"] == 0
+    assert registry.list_parcels(db, viewer=SYSTEM, state="idle")["numberMatched"] == 3
+    assert registry.list_parcels(db, viewer=SYSTEM, county="411082")["numberMatched"] == 0
     with pytest.raises(ValidationFailed, match="每页条数"):
-        registry.list_parcels(db, limit=5000)
+        registry.list_parcels(db, viewer=SYSTEM, limit=5000)

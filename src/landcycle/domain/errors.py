@@ -65,3 +65,31 @@ class DatabaseNotReady(LandcycleError):
     """The database cannot be reached or has no (current) schema."""
 
     code = "database_not_ready"
+
+
+class Unauthorized(LandcycleError):
+    """The caller must sign in (or their session expired)."""
+
+    code = "unauthorized"
+
+    def __init__(self, message: str = "请先登录"):
+        super().__init__(message)
+
+
+class Forbidden(LandcycleError):
+    """The caller is signed in but their role or jurisdiction does not allow this."""
+
+    code = "forbidden"
+
+    def __init__(self, message: str = "无权执行此操作"):
+        super().__init__(message)
+
+
+class TooManyAttempts(LandcycleError):
+    """Login throttled after repeated failures."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, retry_after_s: int):
+        self.retry_after_s = retry_after_s
+        super().__init__(f"登录失败次数过多，请 {max(1, retry_after_s // 60)} 分钟后再试")

@@ -1,7 +1,9 @@
-"""The first HTTP face (FastAPI): health, jurisdictions, parcels, the 一宗一卡 card and the map page.
+"""The HTTP face (FastAPI): the REST API, sign-in, and the map page.
 
-Accounts and roles come later; until then the API serves only what the public may see
-(the card leaves out enterprises' credit codes and figures).
+Every endpoint asks the services on behalf of the caller (:func:`faces.auth.current_principal`):
+the services filter by the caller's role and jurisdiction, so the public sees only the
+published supply list and nothing confidential. Errors share one body:
+``{"code": machine code, "message": Chinese message, "problems": [...]}``.
 """
 
 from __future__ import annotations
@@ -11,13 +13,29 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
 from ..config import Settings
-from ..domain.errors import Conflict, DatabaseNotReady, LandcycleError, NotFound, Problem, ValidationFailed
+from ..domain.access import Principal
+from ..domain.errors import (
+    Conflict,
+    DatabaseNotReady,
+    Forbidden,
+    LandcycleError,
+    NotFound,
+    Problem,
+    TooManyAttempts,
+    Unauthorized,
+    ValidationFailed,
+)
+from ..services.accounts import AuthPolicy
+from . import auth
+from .auth import current_principal
 from ..domain.vocabulary import LandState
 from ..services import jurisdictions, registry, rules, setup
 
@@ -28,6 +46,15 @@ STATIC_DIR = Path(__file__).parent / "web" / "static"
 #: Map centre and zoom when the page opens: 许昌市 as a whole.
 DEFAULT_CENTER = (113.83, 34.03)
 DEFAULT_ZOOM = 9
+#: Largest request body accepted (bytes); uploads of GIS files have their own limit.
+MAX_BODY_BYTES = 2 * 1024 * 1024
+
+_STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                 405: "method_not_allowed", 406: "not_acceptable", 413: "body_too_large",
+                 415: "unsupported_media_type", 422: "validation_failed"}
+_STATUS_MESSAGES = {400: "请求格式错误", 401: "请先登录", 403: "无权访问", 404: "未找到请求的资源",
+                    405: "不支持该请求方法", 406: "不支持请求的格式", 413: "请求体过大",
+                    415: "不支持的请求体类型", 422: "请求参数有误"}
 
 
 class RawUtf8QueryMiddleware:
@@ -51,9 +78,76 @@ class RawUtf8QueryMiddleware:
         await self.app(scope, receive, send)
 
 
-def _error(status: int, exc: LandcycleError, **extra) -> JSONResponse:
+class BodySizeLimitMiddleware:
+    """Refuse request bodies over ``limit`` bytes with 413 before they reach an endpoint
+    (by Content-Length, and by counting for chunked bodies)."""
+
+    def __init__(self, app, limit: int = MAX_BODY_BYTES, upload_limit: int = 200 * 1024 * 1024,
+                 upload_prefix: str = "/api/imports"):
+        self.app, self.limit, self.upload_limit, self.upload_prefix = app, limit, upload_limit, upload_prefix
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = self.upload_limit if scope["path"].startswith(self.upload_prefix) else self.limit
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            return await self._too_large(send, limit)
+        seen = 0
+
+        async def counting_receive():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _BodyTooLarge()
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
+        except _BodyTooLarge:
+            await self._too_large(send, limit)
+
+    @staticmethod
+    async def _too_large(send, limit: int):
+        body = JSONResponse({"code": "body_too_large", "message": f"请求体过大（上限 {limit // 1024} KiB）"},
+                            status_code=413).body
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _error(status: int, exc: LandcycleError, headers: dict | None = None, **extra) -> JSONResponse:
     body = {"code": exc.code, "message": str(exc), **extra}
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _field_path(loc) -> str:
+    parts = [str(x) for x in loc if x not in ("body", "query", "path", "header")]
+    return ".".join(parts) or str(loc[0] if loc else "(请求)")
+
+
+def _request_problems(exc: RequestValidationError) -> list[dict]:
+    out = []
+    for e in exc.errors():
+        loc = e.get("loc", ())
+        where = {"body": "请求体", "query": "查询参数", "path": "路径参数", "header": "请求头"}.get(
+            loc[0] if loc else "", "请求")
+        kind = e.get("type", "invalid")
+        msg = {"missing": "缺少必填项", "json_invalid": "请求体不是有效的 JSON",
+               "int_parsing": "应为整数", "float_parsing": "应为数值", "bool_parsing": "应为布尔值",
+               "string_type": "应为文本", "string_too_long": "文本过长", "model_attributes_type": "应为 JSON 对象",
+               "dict_type": "应为 JSON 对象", "list_type": "应为列表", "date_from_datetime_parsing": "应为日期 YYYY-MM-DD",
+               "date_parsing": "应为日期 YYYY-MM-DD", "extra_forbidden": "不允许的字段",
+               "greater_than_equal": "数值过小", "less_than_equal": "数值过大", "enum": "取值无效",
+               "literal_error": "取值无效"}.get(kind, "取值无效")
+        out.append({"record": where, "field": _field_path(loc), "message": msg, "code": kind})
+    return out
 
 
 def create_app(db: "Database | None" = None, settings: Settings | None = None) -> FastAPI:
@@ -67,7 +161,35 @@ def create_app(db: "Database | None" = None, settings: Settings | None = None) -
         '`{"code": machine code, "message": Chinese message, "problems": [...]}`.',
     )
     app.state.db = db
+    app.state.auth_policy = AuthPolicy.from_env()
+    app.add_middleware(BodySizeLimitMiddleware)
     app.add_middleware(RawUtf8QueryMiddleware)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(_req: Request, exc: RequestValidationError):
+        problems = _request_problems(exc)
+        message = "；".join(f"{p['record']} {p['field']}：{p['message']}" for p in problems)
+        return JSONResponse({"code": "validation_failed", "message": message or "请求参数有误",
+                             "problems": problems}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_req: Request, exc: StarletteHTTPException):
+        code = _STATUS_CODES.get(exc.status_code, "error")
+        message = _STATUS_MESSAGES.get(exc.status_code) or str(exc.detail)
+        return JSONResponse({"code": code, "message": message}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Unauthorized)
+    async def _unauthorized(_req: Request, exc: Unauthorized):
+        return _error(401, exc, headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(_req: Request, exc: Forbidden):
+        return _error(403, exc)
+
+    @app.exception_handler(TooManyAttempts)
+    async def _throttled(_req: Request, exc: TooManyAttempts):
+        return _error(429, exc, headers={"Retry-After": str(exc.retry_after_s)})
 
     @app.exception_handler(ValidationFailed)
     async def _validation(_req: Request, exc: ValidationFailed):
@@ -116,6 +238,7 @@ def create_app(db: "Database | None" = None, settings: Settings | None = None) -
         bbox: str | None = Query(None, description="minLon,minLat,maxLon,maxLat（EPSG:4490）"),
         limit: int = Query(100, description=f"每页条数，1–{registry.MAX_PAGE}"),
         offset: int = Query(0, description="偏移量"),
+        viewer: Principal = Depends(current_principal),
     ):
         box = None
         if bbox:
@@ -123,7 +246,7 @@ def create_app(db: "Database | None" = None, settings: Settings | None = None) -
             if len(parts) != 4:
                 raise ValidationFailed(Problem("查询", "bbox", "应为4个以逗号分隔的数"))
             box = tuple(parts)
-        page = registry.list_parcels(db, county=county, zone=zone, state=state, bbox=box,
+        page = registry.list_parcels(db, viewer=viewer, county=county, zone=zone, state=state, bbox=box,
                                      limit=limit, offset=offset)
         params = {k: v for k, v in request.query_params.items() if k != "offset"}
         links = [{"rel": "self", "type": "application/geo+json", "href": str(request.url)}]
@@ -139,8 +262,10 @@ def create_app(db: "Database | None" = None, settings: Settings | None = None) -
         return JSONResponse(page, media_type="application/geo+json")
 
     @app.get("/api/parcels/{code}", tags=["宗地"])
-    def parcel_card(code: str):
-        return registry.parcel_card(db, code, confidential=False)
+    def parcel_card(code: str, viewer: Principal = Depends(current_principal)):
+        """一宗一卡 as the caller may see it (the public: published supply-list parcels only,
+        nothing confidential)."""
+        return registry.parcel_card(db, code, viewer=viewer)
 
     @app.get("/api/check", tags=["规则"])
     def list_checks():
@@ -157,6 +282,8 @@ def create_app(db: "Database | None" = None, settings: Settings | None = None) -
         except ValueError:
             raise ValidationFailed(Problem("请求", "(body)", "请求体不是有效的 JSON")) from None
         return rules.check(rule, case, jurisdiction)
+
+    app.include_router(auth.build_router())
 
     @app.get("/", include_in_schema=False)
     def index():

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..config import Settings
+from ..domain.access import SYSTEM
 from ..domain.errors import LandcycleError, ValidationFailed
 from ..domain.labels import field_label
 from ..services import demo as demo_service
@@ -158,7 +159,7 @@ def parcel_show(code: str = typer.Argument(..., help="19位宗地代码"),
                 as_json: bool = typer.Option(False, "--json", help="以JSON输出完整卡片。")):
     """显示一宗一卡（宗地信息、用地企业、合同与协议、开发情况）及一地一档（全部变更历史）。"""
     try:
-        card = registry.parcel_card(_ready_db(), code, confidential=True)
+        card = registry.parcel_card(_ready_db(), code, viewer=SYSTEM)
     except LandcycleError as exc:
         _fail(exc)
     if as_json:
@@ -218,7 +219,7 @@ def parcel_list(zone: Optional[str] = typer.Option(None, help="产业集聚区�
                 limit: int = typer.Option(20, help="条数")):
     """列出宗地。"""
     try:
-        page = registry.list_parcels(_ready_db(), zone=zone, county=county, state=state, limit=limit)
+        page = registry.list_parcels(_ready_db(), viewer=SYSTEM, zone=zone, county=county, state=state, limit=limit)
     except LandcycleError as exc:
         _fail(exc)
     t = Table(title=f"宗地（共 {page['numberMatched']} 宗，显示 {page['numberReturned']} 宗）")

@@ -13,6 +13,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from ..domain.access import Principal, Role, as_principal
 from ..domain.errors import Conflict, NotFound, Problem, ValidationFailed
 from ..domain.geometry import (
     CANONICAL_EPSG,
@@ -36,7 +37,7 @@ from ..domain.vocabulary import (
     land_use_label,
 )
 from ..storage.db import Database
-from ..storage.history import insert_with_history
+from ..storage.history import insert_with_history, record_refused
 from ..storage.ids import BulkIdAllocator
 from ..storage.schema import (
     ChangeLog,
@@ -49,7 +50,7 @@ from ..storage.schema import (
     SupplyContract,
     utcnow,
 )
-from . import jurisdictions
+from . import access, jurisdictions
 
 #: Default tolerance between a stated (surveyed) area and the geometry's area.
 DEFAULT_AREA_TOLERANCE = 0.05
@@ -347,19 +348,23 @@ EDITABLE_PARCEL_FIELDS = {
 
 
 def update_parcel(db: Database, code: str, changes: dict[str, Any], expected_version: int,
-                  actor: str, reason: str | None = None) -> dict:
+                  actor: Principal | str, reason: str | None = None) -> dict:
     """Change a parcel's fields if nobody changed it since ``expected_version``.
 
-    A stale version raises :class:`Conflict` carrying the current record; nothing is
-    written. Each change lands in the parcel's archive with ``actor`` and ``reason``.
+    ``actor`` must be allowed to edit parcels of this jurisdiction (a parcel outside its
+    view is "not found"). A stale version raises :class:`Conflict` carrying the current
+    record; nothing is written to the parcel, and the refused attempt is logged in its
+    archive (action ``conflict``). Each change lands in the archive with actor and reason.
     """
+    editor = as_principal(actor)
     record = f"宗地 {code}"
     unknown = set(changes) - EDITABLE_PARCEL_FIELDS
     if unknown:
         raise ValidationFailed([Problem(record, f, "该字段不能直接修改", "not_editable") for f in sorted(unknown)])
     try:
-        with db.transaction(actor=actor, reason=reason) as s:
-            parcel = _parcel(s, code)
+        with db.transaction(actor=editor.actor, reason=reason) as s:
+            parcel = _visible_parcel(s, code, editor)
+            access.require_parcel_edit(editor, parcel)
             if parcel.version != expected_version:
                 raise Conflict("宗地", parcel.code, expected_version, parcel_properties(s, parcel))
             draft = _draft_of(parcel)
@@ -392,8 +397,19 @@ def update_parcel(db: Database, code: str, changes: dict[str, Any], expected_ver
     except StaleDataError:
         # Another transaction committed between our read and our write.
         with db.reader() as s:
-            parcel = _parcel(s, code)
-            raise Conflict("宗地", code, expected_version, parcel_properties(s, parcel)) from None
+            current = parcel_properties(s, _parcel(s, code))
+        conflict = Conflict("宗地", code, expected_version, current)
+    except Conflict as exc:
+        conflict = exc
+    _log_conflict(db, code, changes, expected_version, editor, reason, conflict.current)
+    raise conflict
+
+
+def _log_conflict(db: Database, code: str, changes: dict[str, Any], expected_version: int,
+                  editor: Principal, reason: str | None, current: dict[str, Any]) -> None:
+    attempted = {**changes, "version": expected_version}
+    with db.transaction(actor=editor.actor, reason=reason) as s:
+        record_refused(s, "conflict", _parcel(s, code), attempted, current)
 
 
 def _draft_of(p: Parcel) -> ParcelDraft:
@@ -454,10 +470,10 @@ def parcel_properties(s: Session, p: Parcel) -> dict[str, Any]:
     }
 
 
-def list_parcels(db: Database, *, county: str | None = None, zone: str | None = None,
+def list_parcels(db: Database, *, viewer: Principal, county: str | None = None, zone: str | None = None,
                  state: str | None = None, bbox: tuple[float, float, float, float] | None = None,
                  limit: int = 100, offset: int = 0) -> dict[str, Any]:
-    """A page of parcels as a GeoJSON FeatureCollection, with ``numberMatched``.
+    """A page of the parcels ``viewer`` may see, as a GeoJSON FeatureCollection with ``numberMatched``.
 
     Filters: county and zone by code, name or alias; state by value or Chinese label; bbox
     (minLon, minLat, maxLon, maxLat, EPSG:4490) selects parcels whose bounding box overlaps
@@ -468,7 +484,7 @@ def list_parcels(db: Database, *, county: str | None = None, zone: str | None = 
     if offset < 0:
         raise ValidationFailed(Problem("查询", "offset", "偏移量不能为负"))
     with db.reader() as s:
-        conds = []
+        conds = [access.parcel_condition(viewer)]
         if county:
             conds.append(Parcel.county_id == jurisdictions.resolve(s, county, JurisdictionKind.COUNTY,
                                                                    "查询", "county").id)
@@ -481,7 +497,7 @@ def list_parcels(db: Database, *, county: str | None = None, zone: str | None = 
                 raise ValidationFailed(Problem("查询", "state", str(exc))) from None
         if bbox:
             conds.append(_bbox_condition(db, bbox))
-        where = and_(*conds) if conds else True
+        where = and_(*conds)
         total = s.scalar(select(func.count()).select_from(Parcel).where(where))
         parcels = s.scalars(select(Parcel).where(where).order_by(Parcel.code).limit(limit).offset(offset)).all()
         _preload_jurisdictions(s)
@@ -510,16 +526,18 @@ def _bbox_condition(db: Database, bbox):
                 Parcel.max_lat >= miny, Parcel.min_lat <= maxy)
 
 
-def parcel_card(db: Database, code: str, confidential: bool = False) -> dict[str, Any]:
+def parcel_card(db: Database, code: str, *, viewer: Principal) -> dict[str, Any]:
     """一宗一卡: the parcel's facts, geometry, users, contract, agreement, development,
-    enterprise figures and its whole history (一地一档).
+    enterprise figures and its whole history (一地一档), as ``viewer`` may see it.
 
-    With ``confidential=False`` (anyone who has not proved a right to more) the card
-    leaves out what the public must never see: enterprises' credit codes and yearly
-    figures (tax, output, …) and the names of the officials in the history.
+    A parcel outside the viewer's scope is "not found". Unless the viewer may read the
+    confidential data of this parcel (officials and departments of its jurisdiction; an
+    enterprise for its own occupancy only) the card leaves out what the public must never
+    see: enterprises' credit codes and yearly figures (tax, output, …), contract prices and
+    the names of the officials in the history.
     """
     with db.reader() as s:
-        p = _parcel(s, code)
+        p = _visible_parcel(s, code, viewer)
         occupancies = s.scalars(select(Occupancy).where(Occupancy.parcel_id == p.id)
                                 .order_by(Occupancy.role, Occupancy.start_date)).all()
         contract = s.scalar(select(SupplyContract).where(SupplyContract.parcel_id == p.id)
@@ -553,13 +571,27 @@ def parcel_card(db: Database, code: str, confidential: bool = False) -> dict[str
             "development": _plain(development, exclude={"parcel_id"}) if development else None,
             "history": _history(s, p),
         }
-    if not confidential:
-        for o in card["occupancies"]:
+        county_id, zone_id = p.county_id, p.zone_id
+    jurisdiction_ok = viewer.role is not Role.ENTERPRISE and viewer.sees_confidential_of(county_id, zone_id)
+    for o, ent in zip(card["occupancies"], ent_ids):
+        if not (jurisdiction_ok or viewer.sees_confidential_of(county_id, zone_id, ent)):
             o.pop("credit_code")
             o.pop("figures")
+    if not jurisdiction_ok:
+        if viewer.enterprise_id is None or viewer.enterprise_id not in ent_ids:  # the terms an enterprise agreed to are its own business, and the officials'
+            card["contract"] = card["agreement"] = card["development"] = None
         for h in card["history"]:
             h["actor"] = "—"
+            h["before"] = h["after"] = None
     return card
+
+
+def _visible_parcel(s: Session, code: str, viewer: Principal) -> Parcel:
+    """The parcel, if ``viewer`` may see it; otherwise NotFound (existence not revealed)."""
+    p = s.scalar(select(Parcel).where(Parcel.code == (code or "").strip().upper(), access.parcel_condition(viewer)))
+    if p is None:
+        raise NotFound("宗地", code)
+    return p
 
 
 def _plain(obj, exclude: set[str]) -> dict[str, Any]:
@@ -610,7 +642,9 @@ def change_summary(action: str, entity: str, before: dict | None, after: dict | 
         if k == "version":
             continue
         parts.append(f"{field_label(k)}：{_show(k, (before or {}).get(k))} → {_show(k, after[k])}")
-    return f"修改{what}：" + "；".join(parts) if parts else f"修改{what}"
+    verb = {"conflict": f"修改{what}被拒绝（版本冲突，提交版本 {(after or {}).get('version')}）",
+            "denied": f"修改{what}被拒绝（无权限）"}.get(action, f"修改{what}")
+    return f"{verb}：" + "；".join(parts) if parts else verb
 
 
 def _show(field: str, value) -> str:

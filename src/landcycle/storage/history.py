@@ -44,9 +44,21 @@ def _parcel_id_of(obj: Base) -> int | None:
     return getattr(obj, "parcel_id", None)
 
 
+#: What the archive shows instead of a secret column's value (``__audit_secret__``).
+SECRET_MARK = "（已隐藏）"
+
+
+def _shown(obj: Base, key: str, value: Any) -> Any:
+    # Secrets (password hashes) are never copied into the append-only log: that copy
+    # could never be removed. The log still says that the secret changed.
+    if key in getattr(obj, "__audit_secret__", ()):
+        return SECRET_MARK if value is not None else None
+    return to_json_value(value)
+
+
 def _full(obj: Base) -> dict[str, Any]:
     mapper = inspect(obj).mapper
-    return {a.key: to_json_value(getattr(obj, a.key)) for a in mapper.column_attrs if a.key not in _NOISE}
+    return {a.key: _shown(obj, a.key, getattr(obj, a.key)) for a in mapper.column_attrs if a.key not in _NOISE}
 
 
 def _diff(obj: Base) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -64,8 +76,8 @@ def _diff(obj: Base) -> tuple[dict[str, Any], dict[str, Any]]:
             continue
         if isinstance(old, BaseGeometry) and isinstance(new, BaseGeometry) and old.equals_exact(new, 0):
             continue
-        before[attr.key] = to_json_value(old)
-        after[attr.key] = to_json_value(new)
+        before[attr.key] = _shown(obj, attr.key, old)
+        after[attr.key] = _shown(obj, attr.key, new)
     return before, after
 
 
@@ -100,6 +112,18 @@ def _record_changes(session: Session, flush_context) -> None:
             row(obj, "delete", _full(obj), None)
     if rows:
         session.connection().execute(insert(ChangeLog), rows)
+
+
+def record_refused(session: Session, action: str, obj: Base, attempted: dict[str, Any],
+                   current: dict[str, Any] | None = None) -> None:
+    """Log an attempt that was refused (``conflict``: stale version; ``denied``: no right),
+    with what was attempted as ``after`` and the record as it stood as ``before`` — so the
+    archive shows every attempt, not only the winners (issue 5)."""
+    session.connection().execute(insert(ChangeLog), [{
+        "at": utcnow(), "actor": session.info.get("actor", SYSTEM_ACTOR), "action": action,
+        "entity": obj.__tablename__, "entity_id": obj.id, "parcel_id": _parcel_id_of(obj),
+        "reason": session.info.get("reason"), "before": current,
+        "after": {k: to_json_value(v) for k, v in attempted.items()}}])
 
 
 #: Rows per INSERT of :func:`insert_with_history`.

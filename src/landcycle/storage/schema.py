@@ -300,12 +300,16 @@ class ChangeLog(Base):
     """
 
     __tablename__ = "change_log"
-    __table_args__ = (Index("ix_change_log_entity", "entity", "entity_id"),)
+    __table_args__ = (Index("ix_change_log_entity", "entity", "entity_id"),
+                      # the audit trail per user (issue 5)
+                      Index("ix_change_log_actor_at", "actor", "at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     actor: Mapped[str] = mapped_column(String(100))
-    action: Mapped[str] = mapped_column(String(10))  # create / update / delete
+    #: create / update / delete — or ``conflict`` / ``denied`` for a refused attempt, kept so
+    #: the archive shows every attempt (issue 5: both sides of a concurrent edit).
+    action: Mapped[str] = mapped_column(String(10))
     entity: Mapped[str] = mapped_column(String(40))  # table name
     entity_id: Mapped[int] = mapped_column(Integer)
     #: The parcel this change belongs to, for reading a parcel's whole archive.

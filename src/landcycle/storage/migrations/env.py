@@ -6,6 +6,7 @@ from landcycle.storage.schema import Base
 import landcycle.storage.evaluation_schema  # noqa: F401,E402  (registers the evaluation tables)
 import landcycle.storage.publicity_schema  # noqa: F401,E402  (registers the 公示 tables)
 import landcycle.storage.import_schema  # noqa: F401,E402  (registers the 标图入库 batch tables)
+import landcycle.storage.account_schema  # noqa: F401,E402  (accounts, sessions, login attempts)
 
 config = context.config
 connection = config.attributes.get("connection")

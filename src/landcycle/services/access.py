@@ -1,0 +1,62 @@
+"""Jurisdiction scoping in queries: the :class:`Principal`'s scope as SQL conditions.
+
+Every service that reads parcels (lists, cards, OGC features, tiles, exports) filters with
+:func:`parcel_condition`, so one function decides what each caller can see.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+
+from ..domain.access import PUBLIC_STATES, Action, Principal, Role
+from ..domain.errors import Forbidden, NotFound
+from ..storage.schema import Occupancy, Parcel
+
+
+def parcel_condition(p: Principal, parcel=Parcel) -> ColumnElement[bool]:
+    """SQL condition on ``parcel`` (the Parcel class or an alias/table) selecting what ``p`` may read."""
+    published = parcel.state.in_(sorted(PUBLIC_STATES))
+    if p.role is Role.PUBLIC:
+        return published
+    if p.role is Role.ENTERPRISE:
+        own = exists(select(Occupancy.id).where(Occupancy.parcel_id == parcel.id,
+                                                Occupancy.enterprise_id == p.enterprise_id))
+        return or_(published, own) if p.enterprise_id is not None else published
+    if p.everywhere:
+        return true()
+    conds = []
+    if p.county_ids:
+        conds.append(parcel.county_id.in_(sorted(p.county_ids)))
+    if p.zone_ids:
+        conds.append(parcel.zone_id.in_(sorted(p.zone_ids)))
+    return or_(*conds) if conds else false()
+
+
+def require(p: Principal, action: Action) -> None:
+    """Raise Forbidden (403) unless the role may do ``action`` at all."""
+    if not p.may(action):
+        if p.is_public:
+            from ..domain.errors import Unauthorized
+            raise Unauthorized()
+        raise Forbidden(f"{p.role.label}无权执行此操作")
+
+
+def require_parcel_edit(p: Principal, parcel: Parcel, action: Action = Action.EDIT_PARCELS) -> None:
+    """Raise unless ``p`` may change records of this parcel; a parcel outside the caller's
+    view is reported as not found (its existence is not revealed)."""
+    require(p, action)
+    if not p.covers(parcel.county_id, parcel.zone_id):
+        raise NotFound("宗地", parcel.code)
+
+
+def enterprise_condition(p: Principal, enterprise_id_column) -> ColumnElement[bool]:
+    """SQL condition selecting enterprises whose confidential data ``p`` may read: those
+    occupying a parcel in the caller's jurisdiction (an enterprise: only itself)."""
+    if not p.may(Action.READ_CONFIDENTIAL):
+        return false()
+    if p.role is Role.ENTERPRISE:
+        return enterprise_id_column == p.enterprise_id if p.enterprise_id is not None else false()
+    if p.everywhere:
+        return true()
+    return exists(select(Occupancy.id).join(Parcel, Parcel.id == Occupancy.parcel_id).where(
+        Occupancy.enterprise_id == enterprise_id_column, and_(parcel_condition(p))))
