@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -36,6 +35,7 @@ from ..domain.errors import (
 from ..services.accounts import AuthPolicy
 from . import auth
 from .auth import current_principal
+from .paging import page_links
 from ..domain.vocabulary import LandState
 from ..services import jurisdictions, registry, rules, setup
 
@@ -248,16 +248,8 @@ def create_app(db: "Database | None" = None, settings: Settings | None = None) -
             box = tuple(parts)
         page = registry.list_parcels(db, viewer=viewer, county=county, zone=zone, state=state, bbox=box,
                                      limit=limit, offset=offset)
-        params = {k: v for k, v in request.query_params.items() if k != "offset"}
-        links = [{"rel": "self", "type": "application/geo+json", "href": str(request.url)}]
-        if offset + page["numberReturned"] < page["numberMatched"]:
-            nxt = urlencode({**params, "offset": offset + page["numberReturned"]})
-            links.append({"rel": "next", "type": "application/geo+json",
-                          "href": f"{request.url.path}?{nxt}"})
-        if offset > 0:
-            prev = urlencode({**params, "offset": max(0, offset - limit)})
-            links.append({"rel": "prev", "type": "application/geo+json",
-                          "href": f"{request.url.path}?{prev}"})
+        links = page_links(request, page["numberMatched"], page["numberReturned"], limit, offset,
+                           media_type="application/geo+json")
         page["links"] = links
         return JSONResponse(page, media_type="application/geo+json")
 
