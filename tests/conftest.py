@@ -15,12 +15,16 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-from sqlalchemy import create_engine, text
+# Cheap argon2 parameters for the many test accounts (never set outside the suite); set before
+# any landcycle module is imported, since the hasher is built at import.
+os.environ.setdefault("LANDCYCLE_PASSWORD_HASH_PROFILE", "cheapest-for-tests")
+
+import pytest  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url
 
-from landcycle.services import setup
-from landcycle.storage.db import Database
+from landcycle.services import setup  # noqa: E402
+from landcycle.storage.db import Database  # noqa: E402
 
 PG_URL = os.environ.get("LANDCYCLE_TEST_PG_URL", "")
 
@@ -191,4 +195,5 @@ def bearer(client, username: str, password: str = PASSWORD) -> dict[str, str]:
     """Sign in through the API and return the Authorization header."""
     r = client.post("/api/auth/login", json={"username": username, "password": password})
     assert r.status_code == 200, r.text
+    client.cookies.clear()  # the caller authenticates by header only, not by the session cookie
     return {"Authorization": f"Bearer {r.json()['token']}"}
