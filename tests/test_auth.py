@@ -12,7 +12,8 @@ from landcycle.domain.access import ANONYMOUS, Role
 from landcycle.domain.errors import ValidationFailed
 from landcycle.domain.geometry import rectangle_around
 from landcycle.domain.records import ParcelDraft
-from landcycle.services import accounts, registry
+from landcycle.services import accounts as account_service
+from landcycle.services import registry
 from landcycle.storage.account_schema import AuthSession, LoginAttempt, User
 from landcycle.storage.schema import ChangeLog
 
@@ -22,13 +23,15 @@ CHANGGE = [("411082001001GB00001", "长葛市", "长葛市产业集聚区", None
            ("411082001001GB00002", "长葛市", "长葛市产业集聚区", None, None, "低效")]
 
 
-def _zone_point(db, zone):
+def _zone_point(db, zone, county=None):
     import shapely
     from landcycle.services import jurisdictions
 
     with db.reader() as s:
-        z = jurisdictions.resolve(s, zone)
-        p = shapely.point_on_surface(z.geometry)
+        g = jurisdictions.resolve(s, zone).geometry
+        if county:
+            g = shapely.intersection(g, jurisdictions.resolve(s, county).geometry).buffer(-0.002)
+        p = shapely.point_on_surface(g)
     return p.x, p.y
 
 
@@ -68,7 +71,7 @@ def test_wrong_password_unknown_user_and_disabled_account_look_the_same(api, db,
 
 
 def accounts_svc_disable(db, name):
-    accounts.set_active(db, name, False, actor="测试")
+    account_service.set_active(db, name, False, actor="测试")
 
 
 def test_login_is_throttled_after_repeated_failures(api, db, accounts):
@@ -120,18 +123,18 @@ def test_passwords_and_tokens_are_never_stored_in_clear(api, db, accounts):
 
 def test_account_bindings_are_validated(db):
     with pytest.raises(ValidationFailed) as e:
-        accounts.add_user(db, "z", PASSWORD, "zone_manager", jurisdiction="魏都区")
+        account_service.add_user(db, "z", PASSWORD, "zone_manager", jurisdiction="魏都区")
     assert "只能绑定到" in str(e.value)
     with pytest.raises(ValidationFailed) as e:
-        accounts.add_user(db, "c", "short", "county_admin")
+        account_service.add_user(db, "c", "short", "county_admin")
     fields = {p.field for p in e.value.problems}
     assert {"password", "jurisdiction"} <= fields
     with pytest.raises(ValidationFailed):
-        accounts.add_user(db, "d", PASSWORD, "department", jurisdiction="411000")  # no department name
+        account_service.add_user(db, "d", PASSWORD, "department", jurisdiction="411000")  # no department name
     with pytest.raises(ValidationFailed):
-        accounts.add_user(db, "e", PASSWORD, "enterprise", enterprise="91411000MA00000000")
+        account_service.add_user(db, "e", PASSWORD, "enterprise", enterprise="91411000MA00000000")
     with pytest.raises(ValidationFailed):
-        accounts.add_user(db, "p", PASSWORD, "public")
+        account_service.add_user(db, "p", PASSWORD, "public")
     with db.reader() as s:
         assert s.scalar(select(func.count()).select_from(User)) == 0
 
@@ -188,4 +191,33 @@ def test_the_public_principal_sees_only_the_supply_list(db, parcels):
 
 def _principal(db, username):
     with db.reader() as s:
-        return accounts.principal_of(s, s.scalar(select(User).where(User.username == username)))
+        return account_service.principal_of(s, s.scalar(select(User).where(User.username == username)))
+
+
+def test_demo_accounts_are_created_once_and_can_sign_in(api, db):
+    from landcycle.services import demo
+
+    demo.generate_demo(db)
+    created = demo.create_demo_accounts(db)
+    assert {a.username for a in created} >= {"demo_city", "demo_weidu_zone", "demo_tax", "demo_enterprise"}
+    assert demo.create_demo_accounts(db) == []  # second run: nothing new, no passwords shown
+    by_name = {a.username: a for a in created}
+    h = bearer(api, "demo_enterprise", by_name["demo_enterprise"].password)
+    me = api.get("/api/auth/me", headers=h).json()
+    assert me["role"] == "enterprise"
+    zone = bearer(api, "demo_weidu_zone", by_name["demo_weidu_zone"].password)
+    zones = {f["properties"]["zone_name"] for f in api.get("/api/parcels", headers=zone, params={"limit": 1000}).json()["features"]}
+    assert zones == {"魏都产业集聚区"}
+
+
+def test_county_admin_does_not_cover_zones_run_by_a_management_committee(db, accounts):
+    """经济技术开发区产业集聚区 lies inside 建安区's territory but is administered by the 经开区
+    管委会 under the city: 建安区's admin does not see its parcels, the 管委会's admin does."""
+    lon, lat = _zone_point(db, "经济技术开发区产业集聚区", "建安区")
+    registry.register_parcels(db, [
+        ParcelDraft(code="411003001001GB00009", geometry=rectangle_around(lon, lat, 0.1, 0.1), county="建安区",
+                    zone="经济技术开发区产业集聚区", state="闲置")], actor="测试")
+    account_service.add_user(db, "jianan_admin", PASSWORD, "county_admin", jurisdiction="建安区")
+    account_service.add_user(db, "jk_admin", PASSWORD, "county_admin", jurisdiction="许昌经济技术开发区")
+    assert registry.list_parcels(db, viewer=_principal(db, "jianan_admin"))["numberMatched"] == 0
+    assert registry.list_parcels(db, viewer=_principal(db, "jk_admin"))["numberMatched"] == 1

@@ -74,8 +74,10 @@ ROLE_JURISDICTION_KINDS: dict[Role, frozenset[str | None]] = {
 class Principal:
     """The caller of a use case.
 
-    ``county_ids`` / ``zone_ids`` are the jurisdictions whose parcels the caller may see;
-    ``everywhere`` means every parcel (city-level accounts). An enterprise sees the parcels
+    ``zone_ids`` are the 产业集聚区 whose parcels the caller may see; ``county_ids`` the
+    counties whose parcels outside any zone it may see (a zone inside a county's territory
+    may be administered by a 管委会 directly under the city — 经开区 lies in 魏都区 — and
+    then is not the county's); ``everywhere`` means every parcel (city-level accounts). An enterprise sees the parcels
     it occupies (``enterprise_id``); the public sees only :data:`PUBLIC_STATES`.
     """
 
@@ -112,8 +114,9 @@ class Principal:
         """
         if self.everywhere:
             return True
-        return (county_id is not None and county_id in self.county_ids) or (
-            zone_id is not None and zone_id in self.zone_ids)
+        if zone_id is not None:
+            return zone_id in self.zone_ids
+        return county_id is not None and county_id in self.county_ids
 
     def sees_parcel(self, county_id: int | None, zone_id: int | None, state: str,
                     occupied_by_own_enterprise: bool = False) -> bool:

@@ -25,10 +25,10 @@ def parcel_condition(p: Principal, parcel=Parcel) -> ColumnElement[bool]:
     if p.everywhere:
         return true()
     conds = []
-    if p.county_ids:
-        conds.append(parcel.county_id.in_(sorted(p.county_ids)))
     if p.zone_ids:
         conds.append(parcel.zone_id.in_(sorted(p.zone_ids)))
+    if p.county_ids:  # the county's parcels outside any zone (zones go by who administers them)
+        conds.append(and_(parcel.zone_id.is_(None), parcel.county_id.in_(sorted(p.county_ids))))
     return or_(*conds) if conds else false()
 
 

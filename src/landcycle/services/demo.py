@@ -1151,3 +1151,54 @@ class _World:
             done += len(rows)
             report(stage, done, total)
         return done
+
+
+# =========================================================================== demo accounts
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    role_label: str
+    jurisdiction: str
+    password: str
+
+
+#: One account per role for trying the platform on the demo data (username, role, jurisdiction,
+#: department). The enterprise account is bound to a synthetic enterprise of 魏都.
+DEMO_ACCOUNTS = (
+    ("demo_city", "city_admin", "411000", None),
+    ("demo_weidu", "county_admin", "魏都区", None),
+    ("demo_weidu_zone", "zone_manager", "魏都产业集聚区", None),
+    ("demo_changge_zone", "zone_manager", "长葛市产业集聚区", None),
+    ("demo_tax", "department", "411000", "税务"),
+)
+
+
+def create_demo_accounts(db: Database) -> list[DemoAccount]:
+    """Create the demo accounts with fresh random passwords (returned once; only hashes are
+    stored). Does nothing and returns [] when any account exists already."""
+    import secrets
+
+    from ..domain.access import Role
+    from ..storage.account_schema import User
+    from ..storage.schema import Enterprise, Occupancy, Parcel
+    from . import accounts, jurisdictions
+
+    with db.reader() as s:
+        if s.scalar(select(func.count()).select_from(User)):
+            return []
+        weidu = jurisdictions.resolve(s, "魏都产业集聚区")
+        enterprise = s.scalar(select(Enterprise.credit_code).join(Occupancy, Occupancy.enterprise_id == Enterprise.id)
+                              .join(Parcel, Parcel.id == Occupancy.parcel_id)
+                              .where(Parcel.zone_id == weidu.id, Enterprise.is_synthetic.is_(True))
+                              .order_by(Enterprise.credit_code).limit(1))
+    specs = [(u, r, j, d, None) for u, r, j, d in DEMO_ACCOUNTS]
+    if enterprise:
+        specs.append(("demo_enterprise", "enterprise", None, None, enterprise))
+    created = []
+    for username, role, jurisdiction, department, credit_code in specs:
+        password = secrets.token_urlsafe(9)
+        accounts.add_user(db, username, password, role, jurisdiction=jurisdiction, department=department,
+                          enterprise=credit_code, display_name=f"演示账号（{Role(role).label}）",
+                          actor=DEMO_ACTOR)
+        created.append(DemoAccount(username, Role(role).label, jurisdiction or credit_code or "", password))
+    return created
