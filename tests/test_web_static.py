@@ -139,22 +139,43 @@ def test_index_has_filters_and_map() -> None:
 
 @pytest.mark.parametrize(
     "endpoint",
-    ["/api/config", "/api/jurisdictions", "/api/meta/states", "/api/parcels"],
+    ["/api/config", "/api/jurisdictions", "/api/meta/states", "/api/parcels", "/api/auth/me", "/tiles"],
 )
 def test_app_js_references_api(app_js: str, endpoint: str) -> None:
     assert f"'{endpoint}'" in app_js or f'"{endpoint}"' in app_js
 
 
-def test_app_js_uses_parcel_query_contract(app_js: str) -> None:
-    for param in ("county", "zone", "state", "bbox", "limit"):
-        assert f"'{param}'" in app_js, param
-    assert "numberMatched" in app_js
-    assert "'next'" in app_js  # follows links[rel=next]
-    assert "PAGE_LIMIT = 1000" in app_js
-    assert "PARCEL_MIN_ZOOM = 11" in app_js
+def test_app_js_reads_parcels_from_vector_tiles(app_js: str) -> None:
+    """Maps read tiles, lists read pages: the parcels, zones and counties are MapLibre vector
+    sources built from the layers' TileJSON; no layer is ever loaded as GeoJSON pages."""
+    assert "type: 'vector'" in app_js
+    assert "PUBLIC_PARCEL_LAYER = 'supply'" in app_js  # anonymous visitors: the supply list
+    assert "SCOPED_PARCEL_LAYER = 'parcels'" in app_js  # signed in: their jurisdiction's parcels
+    assert "BOUNDARY_LAYERS = ['counties', 'zones']" in app_js
+    assert "'.json'" in app_js  # TileJSON per layer
+    for source in ("parcels", "counties", "zones"):
+        assert not re.search(rf"getSource\('{source}'\)\.setData", app_js), source
+        assert not re.search(rf"{source}: \{{ type: 'geojson'", app_js), source
+    # the former paged GeoJSON loading is gone
+    for gone in ("numberMatched", "'bbox'", "'next'", "PAGE_LIMIT"):
+        assert gone not in app_js, gone
+    # filters are expressions on the tile attributes; the status counts what is drawn
+    for attribute in ("county_code", "zone_code", "state"):
+        assert f"['get', '{attribute}']" in app_js, attribute
+    assert "queryRenderedFeatures" in app_js
     assert "放大地图以查看宗地" in app_js
     assert "当前视野内" in app_js
     assert "查看一宗一卡" in app_js
+
+
+def test_tile_layers_used_by_the_page_exist_with_its_attributes(app_js: str) -> None:
+    from landcycle.services.tiles import LAYERS
+
+    used = {"code", "state", "state_label", "zone_code", "zone_name", "county_code", "county_name", "area_mu"}
+    for name in ("parcels", "supply"):
+        assert name in LAYERS and used <= set(LAYERS[name].fields), name
+    for name in ("counties", "zones"):
+        assert name in LAYERS and "code" in LAYERS[name].fields
 
 
 def test_app_js_colours_every_lifecycle_state(app_js: str) -> None:

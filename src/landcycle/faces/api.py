@@ -34,8 +34,15 @@ from ..domain.errors import (
 )
 from ..services.accounts import AuthPolicy
 from . import auth
+from . import routes_evaluation, routes_imports, routes_users
+from . import ogc
+from . import tiles as tile_routes
+from . import routes_audit, routes_ledgers, routes_registry
 from .auth import current_principal
-from .paging import page_links
+from .errors import ERROR_RESPONSES
+from .paging import MAX_OFFSET, page_links, parse_sort
+from .editing import etag
+from ..services.audit import VersionRequired
 from ..domain.vocabulary import LandState
 from ..services import jurisdictions, registry, rules, setup
 
@@ -145,7 +152,12 @@ def _request_problems(exc: RequestValidationError) -> list[dict]:
                "dict_type": "应为 JSON 对象", "list_type": "应为列表", "date_from_datetime_parsing": "应为日期 YYYY-MM-DD",
                "date_parsing": "应为日期 YYYY-MM-DD", "extra_forbidden": "不允许的字段",
                "greater_than_equal": "数值过小", "less_than_equal": "数值过大", "enum": "取值无效",
-               "literal_error": "取值无效"}.get(kind, "取值无效")
+               "literal_error": "取值无效", "int_type": "应为整数", "float_type": "应为数值",
+               "bool_type": "应为布尔值 true/false", "date_type": "应为日期 YYYY-MM-DD", "too_short": "元素过少",
+               "too_long": "元素过多", "string_too_short": "不能为空", "union_tag_invalid": "几何类型应为 Polygon 或 MultiPolygon",
+               "datetime_parsing": "应为时间 ISO 8601", "datetime_from_date_parsing": "应为时间 ISO 8601",
+               "finite_number": "应为有限数值", "value_error": str(e.get("ctx", {}).get("error", "取值无效"))
+               }.get(kind, "取值无效")
         out.append({"record": where, "field": _field_path(loc), "message": msg, "code": kind})
     return out
 
@@ -159,6 +171,7 @@ def create_app(db: "Database | None" = None, settings: Settings | None = None) -
         version=__version__,
         description="landcycle — industrial-land lifecycle platform. Error bodies: "
         '`{"code": machine code, "message": Chinese message, "problems": [...]}`.',
+        responses=ERROR_RESPONSES,
     )
     app.state.db = db
     app.state.auth_policy = AuthPolicy.from_env()
@@ -205,6 +218,10 @@ def create_app(db: "Database | None" = None, settings: Settings | None = None) -
     async def _conflict(_req: Request, exc: Conflict):
         return _error(409, exc, current=exc.current)
 
+    @app.exception_handler(VersionRequired)
+    async def _version_required(_req: Request, exc: VersionRequired):
+        return _error(428, exc)
+
     @app.exception_handler(DatabaseNotReady)
     async def _not_ready(_req: Request, exc: DatabaseNotReady):
         return _error(503, exc)
@@ -229,7 +246,8 @@ def create_app(db: "Database | None" = None, settings: Settings | None = None) -
     def list_jurisdictions():
         return jurisdictions.jurisdiction_features(db)
 
-    @app.get("/api/parcels", tags=["宗地"])
+    @app.get("/api/parcels", tags=["宗地"], response_class=JSONResponse,
+             responses={200: {"content": {"application/geo+json": {}}, "description": "宗地 GeoJSON 分页"}})
     def list_parcels(
         request: Request,
         county: str | None = Query(None, description="县(市、区)代码、名称或别名"),
@@ -237,7 +255,9 @@ def create_app(db: "Database | None" = None, settings: Settings | None = None) -
         state: str | None = Query(None, description="土地状态（英文值或中文名）"),
         bbox: str | None = Query(None, description="minLon,minLat,maxLon,maxLat（EPSG:4490）"),
         limit: int = Query(100, description=f"每页条数，1–{registry.MAX_PAGE}"),
-        offset: int = Query(0, description="偏移量"),
+        offset: int = Query(0, ge=0, le=MAX_OFFSET, description="偏移量"),
+        sort: str | None = Query(None, description="排序字段，逗号分隔，前加 - 为降序；可选："
+                                 + "、".join(registry.PARCEL_SORT_FIELDS)),
         viewer: Principal = Depends(current_principal),
     ):
         box = None
@@ -247,7 +267,7 @@ def create_app(db: "Database | None" = None, settings: Settings | None = None) -
                 raise ValidationFailed(Problem("查询", "bbox", "应为4个以逗号分隔的数"))
             box = tuple(parts)
         page = registry.list_parcels(db, viewer=viewer, county=county, zone=zone, state=state, bbox=box,
-                                     limit=limit, offset=offset)
+                                     limit=limit, offset=offset, sort=parse_sort(sort, registry.PARCEL_SORT_FIELDS))
         links = page_links(request, page["numberMatched"], page["numberReturned"], limit, offset,
                            media_type="application/geo+json")
         page["links"] = links
@@ -257,7 +277,8 @@ def create_app(db: "Database | None" = None, settings: Settings | None = None) -
     def parcel_card(code: str, viewer: Principal = Depends(current_principal)):
         """一宗一卡 as the caller may see it (the public: published supply-list parcels only,
         nothing confidential)."""
-        return registry.parcel_card(db, code, viewer=viewer)
+        card = registry.parcel_card(db, code, viewer=viewer)
+        return JSONResponse(card, headers={"ETag": etag(card["parcel"]["version"])})
 
     @app.get("/api/check", tags=["规则"])
     def list_checks():
@@ -276,6 +297,14 @@ def create_app(db: "Database | None" = None, settings: Settings | None = None) -
         return rules.check(rule, case, jurisdiction)
 
     app.include_router(auth.build_router())
+    app.include_router(tile_routes.build_router())
+    app.include_router(routes_imports.build_router(settings))
+    app.include_router(routes_evaluation.build_router())
+    app.include_router(routes_users.build_router())
+    app.include_router(ogc.build_router())
+    app.include_router(routes_registry.build_router())
+    app.include_router(routes_ledgers.build_router())
+    app.include_router(routes_audit.build_router())
 
     @app.get("/", include_in_schema=False)
     def index():

@@ -1,4 +1,4 @@
-"""The command line: `landcycle init | demo | serve | status | parcel show | parcel list`.
+"""The command line: `landcycle init | demo | serve | status | parcel … | import … | export | user …`.
 
 User-facing text is Chinese; errors are printed as messages (exit code 2), never tracebacks.
 """
@@ -34,6 +34,9 @@ parcel_app = typer.Typer(help="宗地：查看一宗一卡与一地一档。", n
 app.add_typer(parcel_app, name="parcel")
 publicity_app = typer.Typer(help="评价结果公示：公示、提出异议、处理异议、查看。", no_args_is_help=True)
 app.add_typer(publicity_app, name="publicity")
+user_app = typer.Typer(help="账号管理：新建、列出、重置密码、停用、启用（市级管理员的首个账号也由此创建）。",
+                       no_args_is_help=True)
+app.add_typer(user_app, name="user")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -112,6 +115,27 @@ def demo(
     console.print(f"[green]演示数据已生成[/]（合成数据）：宗地 {result.parcels}，企业 {result.enterprises}，"
                   f"用地关系 {result.occupancies}，合同 {result.contracts}，企业年度数据 {result.figures} 条；"
                   f"用时 {result.seconds:.1f} 秒。")
+    _print_demo_accounts(db)
+
+
+def _print_demo_accounts(db) -> None:
+    """Create the demo accounts (first run only), print them once and keep a copy readable
+    only by this user in the data directory."""
+    created = demo_service.create_demo_accounts(db)
+    if not created:
+        return
+    t = Table(title="演示账号（密码仅显示这一次，另存于 demo_accounts.txt）")
+    for col in ("用户名", "角色", "辖区/企业", "密码"):
+        t.add_column(col)
+    lines = []
+    for a in created:
+        t.add_row(a.username, a.role_label, a.jurisdiction, a.password)
+        lines.append(f"{a.username}\t{a.role_label}\t{a.jurisdiction}\t{a.password}")
+    console.print(t)
+    out = Settings.from_env().data_dir / "demo_accounts.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.touch(mode=0o600)
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 @app.command()
@@ -558,6 +582,112 @@ def export_file(
                   f"{'；' + where if where else ''}）：{result.path}")
     for n in result.notes:
         console.print(f"  • {n}")
+
+
+_ROLE_HELP = ("角色：city_admin（市级管理员）、county_admin（县(市、区)管理员）、zone_manager（产业集聚区管理机构）、"
+              "department（职能部门）、enterprise（企业）；也可用中文名称")
+
+
+def _read_new_password(password_stdin: bool) -> str:
+    """The new password: one line from standard input (scripts), or typed twice, hidden."""
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = typer.prompt("密码", hide_input=True, default="", show_default=False)
+    second = typer.prompt("再次输入密码", hide_input=True, default="", show_default=False)
+    if first != second:
+        err_console.print("[bold red]错误：[/]两次输入的密码不一致，未做任何修改。")
+        raise typer.Exit(code=2)
+    return first
+
+
+@user_app.command("add")
+def user_add(
+    username: str = typer.Argument(..., help="用户名（不含空格，最长64个字符）"),
+    role: str = typer.Option(..., "--role", help=_ROLE_HELP),
+    jurisdiction: Optional[str] = typer.Option(None, "--jurisdiction",
+                                               help="所属辖区（代码、名称或别名，如 411000、魏都区、魏都产业集聚区）；企业账号不填"),
+    enterprise: Optional[str] = typer.Option(None, "--enterprise", help="企业统一社会信用代码（企业账号）"),
+    department: Optional[str] = typer.Option(None, "--department", help="部门名称（职能部门账号，如 税务、统计）"),
+    display_name: str = typer.Option("", "--display-name", help="姓名（缺省为用户名）"),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="从标准输入读取密码（一行，供脚本使用）"),
+    actor: str = typer.Option("cli", "--actor", help="操作人"),
+):
+    """新建账号：按角色绑定辖区、企业或部门；密码隐藏输入两次（或 --password-stdin）。"""
+    from ..services import accounts
+
+    db = _ready_db()
+    password = _read_new_password(password_stdin)
+    try:
+        user = accounts.add_user(db, username, password, role, jurisdiction=jurisdiction, enterprise=enterprise,
+                                 department=department, display_name=display_name, actor=actor)
+    except LandcycleError as exc:
+        _fail(exc)
+    bound = user["jurisdiction_name"] or user["enterprise"] or "—"
+    console.print(f"[green]已新建账号 {user['username']}[/]（{user['role_label']}，{bound}"
+                  f"{'，' + user['department'] if user['department'] else ''}）。")
+
+
+@user_app.command("list")
+def user_list(as_json: bool = typer.Option(False, "--json", help="以JSON输出")):
+    """列出全部账号（不含密码）。"""
+    from ..services import accounts
+
+    try:
+        users = accounts.list_users(_ready_db(), viewer="cli")
+    except LandcycleError as exc:
+        _fail(exc)
+    if as_json:
+        sys.stdout.write(json.dumps(users, ensure_ascii=False, indent=2) + "\n")
+        return
+    t = Table(title=f"账号（共 {len(users)} 个）")
+    for col in ("用户名", "姓名", "角色", "辖区 / 企业", "部门", "状态", "创建时间"):
+        t.add_column(col, overflow="fold")
+    for u in users:
+        t.add_row(u["username"], u["display_name"], u["role_label"],
+                  u["jurisdiction_name"] or u["enterprise"] or "—", u["department"] or "—",
+                  "启用" if u["active"] else "[red]停用[/]", u["created_at"][:19].replace("T", " "))
+    console.print(t)
+
+
+@user_app.command("passwd")
+def user_passwd(username: str = typer.Argument(..., help="用户名"),
+                password_stdin: bool = typer.Option(False, "--password-stdin", help="从标准输入读取新密码（一行）"),
+                actor: str = typer.Option("cli", "--actor", help="操作人")):
+    """重置账号密码（隐藏输入两次）；该账号的全部登录随即失效。"""
+    from ..services import accounts
+
+    db = _ready_db()
+    password = _read_new_password(password_stdin)
+    try:
+        accounts.set_password(db, username, password, actor=actor)
+    except LandcycleError as exc:
+        _fail(exc)
+    console.print(f"[green]已重置 {username} 的密码[/]，其全部登录已失效。")
+
+
+def _set_active(username: str, active: bool, actor: str) -> None:
+    from ..services import accounts
+
+    try:
+        accounts.set_active(_ready_db(), username, active, actor=actor)
+    except LandcycleError as exc:
+        _fail(exc)
+    console.print(f"[green]已{'启用' if active else '停用'}账号 {username}[/]"
+                  + ("" if active else "，其全部登录已失效") + "。")
+
+
+@user_app.command("disable")
+def user_disable(username: str = typer.Argument(..., help="用户名"),
+                 actor: str = typer.Option("cli", "--actor", help="操作人")):
+    """停用账号：不能再登录，已有登录立即失效（最后一个启用的市级管理员不能停用）。"""
+    _set_active(username, False, actor)
+
+
+@user_app.command("enable")
+def user_enable(username: str = typer.Argument(..., help="用户名"),
+                actor: str = typer.Option("cli", "--actor", help="操作人")):
+    """重新启用已停用的账号。"""
+    _set_active(username, True, actor)
 
 
 def main() -> None:

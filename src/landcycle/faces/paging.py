@@ -17,6 +17,8 @@ from fastapi import Query, Request
 from ..domain.errors import Problem, ValidationFailed
 
 MAX_LIMIT = 1000
+#: Deeper than any table here; keeps offsets inside a 64-bit integer on every backend.
+MAX_OFFSET = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ def page_params(allowed_sort: Iterable[str]):
     allowed = list(allowed_sort)
 
     def dependency(limit: int = Query(100, ge=1, le=MAX_LIMIT, description=f"每页条数，1–{MAX_LIMIT}"),
-                   offset: int = Query(0, ge=0, description="偏移量"),
+                   offset: int = Query(0, ge=0, le=MAX_OFFSET, description="偏移量"),
                    sort: str | None = Query(None, description="排序字段，逗号分隔，前加 - 为降序；可选："
                                             + "、".join(allowed))) -> PageParams:
         return PageParams(limit=limit, offset=offset, sort=parse_sort(sort, allowed))

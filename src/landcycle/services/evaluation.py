@@ -15,6 +15,12 @@ Steps, all in ONE transaction (a failure anywhere leaves no run and no result ro
    settings snapshot, method version, inputs fingerprint, per-zone summary) and the wide result
    rows with Core ``insert`` in chunks of :data:`CHUNK_ROWS`.
 
+Reading runs and results for a caller (issue 5): :func:`list_runs`, :func:`run_summary` and
+:func:`results_page` need ``Action.READ_CONFIDENTIAL`` (the public gets none of them); a run's
+zone summaries are limited to the caller's zones, its enterprise results to the enterprises
+whose confidential data the caller may read (``services.access.enterprise_condition``: an
+enterprise account sees only itself). Running an evaluation needs ``Action.RUN_EVALUATION``.
+
 Re-running a year creates a NEW run (its own id and time) whose result rows are identical to the
 earlier run's when inputs and rulebook are unchanged (same fingerprints); earlier runs are never
 touched, so a rulebook change shows up as a run with a different rulebook version/fingerprint
@@ -27,16 +33,19 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass, field, fields
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Any, Callable
 
 import numpy as np
-from sqlalchemy import Connection, Integer, Text, and_, case, cast, insert, literal, or_, select
+from sqlalchemy import Connection, Integer, Text, and_, case, cast, func, insert, literal, or_, select
+from sqlalchemy.orm import aliased
+
+from ..domain.access import Action, Principal, as_principal
 
 from ..domain.errors import NotFound, Problem, ValidationFailed
 from ..domain.rules import evaluation as ev
 from ..domain.rules.rulebook import Rulebook
-from ..domain.vocabulary import AcceptanceResult, InefficiencyCategory, OccupancyRole
+from ..domain.vocabulary import AcceptanceResult, InefficiencyCategory, JurisdictionKind, OccupancyRole
 from ..storage.db import Database
 from ..storage.evaluation_schema import EnterpriseEvaluation, EvaluationRun, ParcelEvaluation
 from ..storage.schema import (
@@ -50,6 +59,8 @@ from ..storage.schema import (
     SupplyContract,
     utcnow,
 )
+from ..storage.publicity_schema import EvaluationObjection, EvaluationPublication
+from . import access, jurisdictions
 from .rules import load_rulebook
 
 #: Result rows per insert statement.
@@ -95,9 +106,13 @@ class RunReport:
 
 
 # =========================================================================== public API
-def evaluate(db: Database, year: int, *, actor: str = "system", rulebook: Rulebook | None = None,
+def evaluate(db: Database, year: int, *, actor: Principal | str = "system", rulebook: Rulebook | None = None,
              progress: ProgressFn | None = None, chunk_rows: int = CHUNK_ROWS) -> RunReport:
-    """Evaluate ``year`` (as of its 31 December) and store the run; returns its report."""
+    """Evaluate ``year`` (as of its 31 December) and store the run; returns its report.
+    ``actor`` (a Principal, or a name acting with system rights) must be allowed to run it."""
+    principal = as_principal(actor)
+    access.require(principal, Action.RUN_EVALUATION)
+    actor = principal.actor
     if isinstance(year, bool) or not isinstance(year, int) or not MIN_YEAR <= year <= MAX_YEAR:
         raise ValidationFailed(Problem("年度评价", "year", f"年度应为 {MIN_YEAR}–{MAX_YEAR} 之间的整数，实际为 {year!r}",
                                        "invalid_year"))
@@ -147,6 +162,134 @@ def show_run(db: Database, run_id: int) -> RunReport:
         return RunReport(run.id, run.year, run.as_of, run.rulebook_version, run.rulebook_fingerprint,
                          run.inputs_fingerprint, run.method_version, run.parcels, run.enterprises,
                          [_zone_summary(z) for z in run.summary["zones"]])
+
+
+# =========================================================================== reading for callers
+RUN_SORT_FIELDS = ("id", "year")
+RESULT_SORT_FIELDS = ("credit_code", "name", "score", "result_class", "tax_per_mu_wan", "output_per_mu_wan",
+                      "land_area_mu")
+#: ``klass`` filter values of :func:`results_page` besides the classes.
+NOT_EVALUATED = "not_evaluated"
+STATUS_LABELS = {"evaluated": "参评", "not_evaluated": "不参评"}
+_ITEMS = ("tax_per_mu", "value_added_per_mu", "value_added_per_energy", "value_added_per_emission",
+          "labour_productivity", "rd_intensity", "tax_per_energy")
+
+
+def _iso(t: date | datetime | None) -> str | None:
+    if t is None:
+        return None
+    if isinstance(t, datetime) and t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)  # SQLite drops the zone of aware columns; they are UTC
+    return t.isoformat()
+
+
+def _get_run(s, run_id: int) -> EvaluationRun:
+    run = s.get(EvaluationRun, run_id)
+    if run is None:
+        raise NotFound("评价批次", str(run_id))
+    return run
+
+
+def _run_view(run, pub) -> dict[str, Any]:
+    return {"id": run.id, "year": run.year, "as_of": _iso(run.as_of), "started_at": _iso(run.started_at),
+            "finished_at": _iso(run.finished_at), "actor": run.actor, "rulebook_version": run.rulebook_version,
+            "method_version": run.method_version, "parcels": run.parcels, "enterprises": run.enterprises,
+            "published": pub is not None, "published_on": _iso(pub.published_on) if pub else None,
+            "objection_deadline": _iso(pub.objection_deadline) if pub else None}
+
+
+def list_runs(db: Database, *, viewer: Principal, limit: int = 100, offset: int = 0,
+              sort: list[tuple[str, bool]] | None = None) -> tuple[list[dict[str, Any]], int]:
+    """A page of evaluation runs (newest year first by default) and how many there are."""
+    access.require(viewer, Action.READ_CONFIDENTIAL)
+    r = EvaluationRun
+    cols = {"id": r.id, "year": r.year}
+    order = [cols[k].desc() if d else cols[k].asc() for k, d in sort or []] or [r.year.desc()]
+    with db.reader() as s:
+        total = s.scalar(select(func.count()).select_from(r))
+        rows = s.execute(select(r, EvaluationPublication).outerjoin(EvaluationPublication,
+                                                                    EvaluationPublication.run_id == r.id)
+                         .order_by(*order, r.id.desc()).limit(limit).offset(offset)).all()
+        return [_run_view(run, pub) for run, pub in rows], total
+
+
+def run_summary(db: Database, run_id: int, *, viewer: Principal) -> dict[str, Any]:
+    """A run: versions, fingerprints, its 公示 and the per-zone summary of the zones in the
+    caller's jurisdiction (city level: all, including parcels outside any zone)."""
+    access.require(viewer, Action.READ_CONFIDENTIAL)
+    with db.reader() as s:
+        run = _get_run(s, run_id)
+        pub = s.scalar(select(EvaluationPublication).where(EvaluationPublication.run_id == run_id))
+        counts = dict(s.execute(
+            select(EvaluationObjection.status, func.count()).where(
+                EvaluationObjection.run_id == run_id,
+                access.enterprise_condition(viewer, EvaluationObjection.enterprise_id))
+            .group_by(EvaluationObjection.status)).all())
+        out = _run_view(run, pub)
+        out.update(rulebook_fingerprint=run.rulebook_fingerprint, inputs_fingerprint=run.inputs_fingerprint,
+                   window_workdays=pub.window_workdays if pub else None,
+                   objections={k: counts.get(k, 0) for k in ("pending", "upheld", "rejected")})
+        out["zones"] = [z for z in run.summary["zones"]
+                        if viewer.everywhere or (z["zone_id"] is not None and viewer.covers(None, z["zone_id"]))]
+        return out
+
+
+def results_page(db: Database, run_id: int, *, viewer: Principal, klass: str | None = None,
+                 zone: str | None = None, county: str | None = None, limit: int = 100, offset: int = 0,
+                 sort: list[tuple[str, bool]] | None = None) -> tuple[list[dict[str, Any]], int]:
+    """A page of a run's enterprise results (each enterprise's current result version) that
+    ``viewer`` may read, and how many there are.
+
+    Filters: ``klass`` A/B/C (the result class) or ``not_evaluated``; ``zone`` (the zone the
+    result was counted in); ``county`` (the enterprise's registered county, or a zone lying in
+    it). Sort by :data:`RESULT_SORT_FIELDS` (default: credit code).
+    """
+    access.require(viewer, Action.READ_CONFIDENTIAL)
+    ee, ent, zn = EnterpriseEvaluation, Enterprise, aliased(Jurisdiction)
+    with db.reader() as s:
+        _get_run(s, run_id)
+        newest = (select(ee.enterprise_id, func.max(ee.result_version).label("v"))
+                  .where(ee.run_id == run_id).group_by(ee.enterprise_id).subquery())
+        conds = [ee.run_id == run_id, access.enterprise_condition(viewer, ee.enterprise_id)]
+        if klass:
+            k = klass.strip()
+            if k == NOT_EVALUATED:
+                conds.append(ee.status == NOT_EVALUATED)
+            elif k.upper() in ("A", "B", "C", "D"):
+                conds.append(ee.result_class == k.upper())
+            else:
+                raise ValidationFailed(Problem("查询", "class", f"类别应为 A、B、C 或 {NOT_EVALUATED}，实际为“{klass}”"))
+        if zone:
+            conds.append(ee.zone_id == jurisdictions.resolve(s, zone, JurisdictionKind.ZONE, "查询", "zone").id)
+        if county:
+            cid = jurisdictions.resolve(s, county, JurisdictionKind.COUNTY, "查询", "county").id
+            zones_in = select(Jurisdiction.id).where(Jurisdiction.territory_county_id == cid)
+            conds.append(or_(ent.county_id == cid, ee.zone_id.in_(zones_in)))
+        base = (select(ee, ent.credit_code, ent.name, zn.code.label("zone_code"), zn.name.label("zone_name"))
+                .join(newest, and_(newest.c.enterprise_id == ee.enterprise_id, newest.c.v == ee.result_version))
+                .outerjoin(ent, ent.id == ee.enterprise_id)
+                .outerjoin(zn, zn.id == ee.zone_id)
+                .where(*conds))
+        total = s.scalar(select(func.count()).select_from(base.subquery()))
+        cols = {"credit_code": ent.credit_code, "name": ent.name, "score": ee.score,
+                "result_class": ee.result_class, "tax_per_mu_wan": ee.tax_per_mu_wan,
+                "output_per_mu_wan": ee.output_per_mu_wan, "land_area_mu": ee.land_area_mu}
+        order = [(cols[k].desc() if d else cols[k].asc()).nulls_last() for k, d in sort or []]
+        rows = s.execute(base.order_by(*order, ent.credit_code, ee.enterprise_id).limit(limit).offset(offset)).all()
+        return [_result_view(r) for r in rows], total
+
+
+def _result_view(r) -> dict[str, Any]:
+    e = r[0]
+    return {"result_id": e.id, "credit_code": r.credit_code, "name": r.name, "zone_code": r.zone_code,
+            "zone_name": r.zone_name, "above_scale": e.above_scale, "land_area_mu": e.land_area_mu,
+            "tax_total_wan": e.tax_total_wan, "tax_per_mu_wan": e.tax_per_mu_wan,
+            "output_per_mu_wan": e.output_per_mu_wan, "production_years": e.production_years,
+            "status": e.status, "status_label": STATUS_LABELS.get(e.status, e.status),
+            "not_evaluated_reason": e.not_evaluated_reason, "managed_as": e.managed_as, "score": e.score,
+            "result_class": e.result_class, "missing_items": e.missing_items,
+            "item_scores": {k: getattr(e, f"item_{k}") for k in _ITEMS},
+            "result_version": e.result_version, "supersedes_id": e.supersedes_id, "note": e.note}
 
 
 # =========================================================================== reading

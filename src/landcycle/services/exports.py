@@ -42,6 +42,11 @@ What round-trips (tests/test_exports.py):
   土地用途, 土地状态, 面积(平方米), 供地方式, 供地日期) are importer column names, so the ledger
   maps back by code; it cannot be imported as parcels (no boundaries).
 
+Who may export (issue 5): ``viewer`` needs ``Action.EXPORT`` (officials and departments); the
+parcel set is limited to what the viewer may read (``services.access.parcel_condition``), and the
+ledger's evaluation figures (tax and output per 亩, idle/low-efficiency findings) are filled only
+for parcels whose confidential data the viewer may read — blank otherwise, and the 说明 sheet says so.
+
 Output CRS: EPSG:4490 (default) or any EPSG code, e.g. a CGCS2000 GK zone (EPSG:4547);
 geometries are reprojected with :func:`landcycle.domain.geometry.project`. DXF has no CRS
 record; the importer infers lon/lat or GK coordinates from the numbers.
@@ -63,6 +68,7 @@ from pyproj import CRS
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import aliased
 
+from ..domain.access import SYSTEM, Action, Principal
 from ..domain.errors import Problem, ValidationFailed
 from ..domain.geometry import CANONICAL_EPSG, as_multipolygon, project
 from ..domain.rules import idle as idle_rule
@@ -78,7 +84,7 @@ from ..domain.vocabulary import (
 from ..storage.db import Database
 from ..storage.evaluation_schema import EvaluationRun, ParcelEvaluation
 from ..storage.schema import Jurisdiction, Parcel
-from . import jurisdictions
+from . import access, jurisdictions
 
 FORMATS = {"gpkg": ".gpkg", "shp": ".shp", "geojson": ".geojson", "dxf": ".dxf", "xlsx": ".xlsx"}
 FORMAT_LABELS = {"gpkg": "GeoPackage", "shp": "Shapefile", "geojson": "GeoJSON", "dxf": "DXF",
@@ -170,12 +176,13 @@ def _check_encoding(encoding: str) -> str:
 
 # --------------------------------------------------------------------------- reading
 def read_parcels(db: Database, *, county: str | None = None, zone: str | None = None,
-                 state: str | None = None, bbox=None) -> list[dict[str, Any]]:
-    """The filtered parcels as dicts (one Core query, ordered by code), geometry as shapely."""
+                 state: str | None = None, bbox=None, viewer: Principal = SYSTEM) -> list[dict[str, Any]]:
+    """The filtered parcels ``viewer`` may read as dicts (one Core query, ordered by code),
+    geometry as shapely; ``confidential`` says whether the viewer may read their figures."""
     p = Parcel.__table__
     cty, zn = aliased(Jurisdiction), aliased(Jurisdiction)
     with db.reader() as s:
-        conds = []
+        conds = [access.parcel_condition(viewer, p.c)]
         if county:
             conds.append(p.c.county_id == jurisdictions.resolve(s, county, JurisdictionKind.COUNTY,
                                                                 "导出", "county").id)
@@ -195,7 +202,8 @@ def read_parcels(db: Database, *, county: str | None = None, zone: str | None = 
                 raise _fail("bbox", "最小值大于最大值")
             conds.append(and_(p.c.max_lon >= minx, p.c.min_lon <= maxx,
                               p.c.max_lat >= miny, p.c.min_lat <= maxy))
-        stmt = (select(p.c.id, p.c.code, p.c.location, p.c.geometry, p.c.area_m2, p.c.area_mu, p.c.land_use,
+        stmt = (select(p.c.id, p.c.code, p.c.county_id, p.c.zone_id, p.c.location, p.c.geometry, p.c.area_m2,
+                       p.c.area_mu, p.c.land_use,
                        p.c.state, p.c.inefficiency_categories, p.c.land_source, p.c.supply_method,
                        p.c.supply_date, p.c.term_years, p.c.price_wan, p.c.plot_ratio_min, p.c.plot_ratio_max,
                        cty.name.label("county_name"), zn.name.label("zone_name"))
@@ -210,6 +218,7 @@ def read_parcels(db: Database, *, county: str | None = None, zone: str | None = 
         r["supply_method_label"] = SupplyMethod(r["supply_method"]).label if r["supply_method"] else None
         r["supply_date"] = r["supply_date"].isoformat() if r["supply_date"] else None
         r["inefficiency_labels"] = [InefficiencyCategory(c).label for c in r["inefficiency_categories"] or []]
+        r["confidential"] = viewer.sees_confidential_of(r["county_id"], r["zone_id"])
     return rows
 
 
@@ -235,22 +244,27 @@ def latest_evaluation(db: Database, parcel_ids: list[int]) -> tuple[dict[str, An
 # --------------------------------------------------------------------------- writing
 def export_parcels(db: Database, path, *, fmt: str | None = None, county: str | None = None,
                    zone: str | None = None, state: str | None = None, bbox=None, encoding: str = "UTF-8",
-                   crs: str = "EPSG:4490") -> ExportResult:
-    """Write the filtered parcels to ``path`` (module docstring). An existing file is replaced."""
+                   crs: str = "EPSG:4490", viewer: Principal = SYSTEM) -> ExportResult:
+    """Write the filtered parcels ``viewer`` may read to ``path`` (module docstring). An
+    existing file is replaced."""
+    access.require(viewer, Action.EXPORT)
     out, f = resolve_format(Path(path), fmt)
     epsg = _target_epsg(crs)
     enc = _check_encoding(encoding or "UTF-8")
     if not out.parent.exists():
         raise _fail("path", f"目录不存在：{out.parent}", "file_missing")
-    rows = read_parcels(db, county=county, zone=zone, state=state, bbox=bbox)
+    rows = read_parcels(db, county=county, zone=zone, state=state, bbox=bbox, viewer=viewer)
     result = ExportResult(len(rows), out, f, f"EPSG:{epsg}")
     _remove_existing(out, f)
     if f == "xlsx":
-        run, evals = latest_evaluation(db, [r["id"] for r in rows])
-        _write_ledger(out, rows, run, evals, dict(county=county, zone=zone, state=state, bbox=bbox))
+        run, evals = latest_evaluation(db, [r["id"] for r in rows if r["confidential"]])
+        withheld = sum(not r["confidential"] for r in rows)
+        _write_ledger(out, rows, run, evals, dict(county=county, zone=zone, state=state, bbox=bbox), withheld)
         result.crs = ""
         result.notes.append(f"台账含最近一次评价（{run['year']}年度，批次 {run['id']}）的数据" if run
                             else "库中没有评价批次，评价数据列为空")
+        if withheld:
+            result.notes.append(f"有 {withheld} 宗宗地的评价数据不在您的查阅范围内，相应列为空")
         return result
     geoms = np.array([as_multipolygon(r["geometry"]) for r in rows], dtype=object)
     if len(geoms) and epsg != CANONICAL_EPSG:
@@ -276,6 +290,22 @@ def export_parcels(db: Database, path, *, fmt: str | None = None, county: str | 
     if f == "shp":
         result.notes.append(f"属性表编码 {enc}（已写 .cpg）")
     return result
+
+
+def package_for_download(result: ExportResult) -> Path:
+    """The one file to hand out for an export: a Shapefile's .shp/.shx/.dbf/.prj/.cpg zipped
+    together beside it (``NAME.zip``), any other format as written."""
+    if result.fmt != "shp":
+        return result.path
+    import zipfile
+
+    archive = result.path.with_suffix(".zip")
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for ext in (".shp", ".shx", ".dbf", ".prj", ".cpg"):
+            part = result.path.with_suffix(ext)
+            if part.exists():
+                zf.write(part, part.name)
+    return archive
 
 
 def _remove_existing(out: Path, f: str) -> None:
@@ -352,7 +382,7 @@ def _mask_labels(mask: int | None) -> str:
     return "、".join(c.label for c, bit in CATEGORY_BITS.items() if mask & bit)
 
 
-def _write_ledger(out: Path, rows, run, evals, filters) -> None:
+def _write_ledger(out: Path, rows, run, evals, filters, withheld: int = 0) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -396,6 +426,8 @@ def _write_ledger(out: Path, rows, run, evals, filters) -> None:
                           "亩均税收、亩均产值、闲置认定、低效认定取最近一次年度评价的现行结果（未参评的宗地为空）"),
                  ("说明", "本台账不含宗地界线，不能作为宗地导入；属性列可按宗地代码与登记库核对")):
         info.append([k, v])
+    if withheld:
+        info.append(["说明", f"有 {withheld} 宗宗地的评价数据不在导出人的查阅范围内，相应列为空"])
     info.column_dimensions["A"].width = 14
     info.column_dimensions["B"].width = 90
     wb.save(out)

@@ -13,6 +13,17 @@ A row's 权利人 with a valid 统一社会信用代码 is written in the same t
 current owner), Core bulk inserts with their change-log rows; undo finds them by that reason.
 Checks run on shapely arrays (see ``benchmarks/import_parcels.py``: 200,000 parcels ≈ 30 s).
 
+Callers act as a :class:`Principal` (a plain actor name acts with system rights): importing,
+listing and undoing need ``Action.EDIT_PARCELS``; a county admin or zone manager may only
+import rows inside their jurisdiction (a row outside it is an ``outside_jurisdiction`` error
+naming the row) and sees or undoes only batches whose parcels all lie inside it. The report
+records the jurisdictions a batch touches (``jurisdictions``), which scopes the batch later.
+
+HTTP uploads (``faces/routes_imports.py``) land in :func:`upload_workspace` under the data
+directory and are unpacked by :func:`unpack_upload`: a single file, or a .zip holding a
+Shapefile set, a .gdb folder or any other readable file — members with absolute or ``..``
+paths or symlinks refuse the whole archive (zip-slip), and the unpacked size is capped.
+
 Thresholds (named constants below, all overridable per call):
 
 * ``DEFAULT_OVERLAP_TOLERANCE_M2`` = 1 m² — overlaps with another feature of the batch or a
@@ -29,20 +40,28 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import shutil
+import stat
+import tomllib
+import uuid
+import zipfile
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import shapely
 from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.orm import Session
 
+from ..domain.access import SYSTEM, Action, Principal, as_principal
 from ..domain.errors import NotFound, Problem, ValidationFailed
 from ..domain.geometry import CANONICAL_EPSG, gk_areas_m2, project
 from ..domain.identifiers import normalise_credit_code, parse_parcel_code
-from ..domain.import_mapping import ImportMapping, default_mapping, load_mapping, map_rows
+from ..domain.import_mapping import ImportMapping, default_mapping, load_mapping, map_rows, parse_mapping
 from ..domain.records import ParcelDraft
 from ..domain.sources import SourceBatch
 from ..domain.vocabulary import OccupancyRole
@@ -56,12 +75,13 @@ from ..storage.schema import (
     EnterpriseFigure,
     Occupancy,
     Parcel,
+    Jurisdiction,
     ParcelDevelopment,
     PerformanceAgreement,
     SupplyContract,
     utcnow,
 )
-from . import registry
+from . import access, registry
 
 DEFAULT_OVERLAP_TOLERANCE_M2 = 1.0
 SLIVER_MIN_AREA_M2 = 10.0
@@ -106,6 +126,8 @@ class ImportReport:
     #: Enterprises (权利人) and owner occupancies the batch creates (when it has no errors).
     owners_created: int = 0
     occupancies_created: int = 0
+    #: The (county, zone) pairs the batch's parcels lie in, as codes and names (when it has no errors).
+    jurisdictions: list[dict[str, str | None]] = field(default_factory=list)
 
     @property
     def errors(self) -> list[ReportRow]:
@@ -137,8 +159,25 @@ class ImportReport:
                         "to_create": len(self.to_create), "to_update": len(self.to_update),
                         "owners_created": self.owners_created,
                         "occupancies_created": self.occupancies_created},
+            "jurisdictions": self.jurisdictions,
             "rows": [asdict(r) for r in self.rows],
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], to_create: list[str] = (), to_update: list[str] = ()) -> "ImportReport":
+        """A report back from :meth:`to_dict` (a stored batch's report), e.g. to write it as Excel;
+        the dict keeps only counts of the codes created/updated, so the caller passes them."""
+        src, summary = data.get("source") or {}, data.get("summary") or {}
+        rep = cls(src.get("path", ""), src.get("format", ""), src.get("file_sha256", ""),
+                  src.get("source_crs", ""), int(src.get("feature_count") or 0),
+                  rows=[ReportRow(**r) for r in data.get("rows") or []], notes=list(data.get("notes") or []),
+                  column_map=dict(data.get("column_map") or {}),
+                  unmapped_columns=list(data.get("unmapped_columns") or []),
+                  owners_created=int(summary.get("owners_created") or 0),
+                  occupancies_created=int(summary.get("occupancies_created") or 0),
+                  jurisdictions=list(data.get("jurisdictions") or []))
+        rep.to_create, rep.to_update = list(to_create), list(to_update)
+        return rep
 
     def write_json(self, path: str | Path) -> Path:
         path = Path(path)
@@ -174,6 +213,8 @@ class ImportReport:
             info.append(["说明", n])
         for col in self.unmapped_columns:
             info.append(["未映射字段", col])
+        for j in self.jurisdictions:
+            info.append(["涉及辖区", f"{j['county_name']} / {j['zone_name'] or '产业集聚区外'}"])
         info.column_dimensions["A"].width = 12
         info.column_dimensions["B"].width = 90
         wb.save(path)
@@ -302,7 +343,8 @@ class _Analysis:
 
 def _analyse(s: Session, batch: SourceBatch, mapping: ImportMapping | None, county: str | None,
              zone: str | None, repair: bool, update: bool, overlap_tolerance_m2: float,
-             area_tolerance: float, sliver_min_area_m2: float, sliver_min_thinness: float) -> _Analysis:
+             area_tolerance: float, sliver_min_area_m2: float, sliver_min_thinness: float,
+             viewer: Principal = SYSTEM) -> _Analysis:
     mapping = mapping or default_mapping()
     n = len(batch)
     report = ImportReport(batch.path, batch.format, batch.file_sha256, batch.source_crs, n,
@@ -392,6 +434,9 @@ def _analyse(s: Session, batch: SourceBatch, mapping: ImportMapping | None, coun
             else:
                 code = p.code
             add(i, p.field, code, msg)
+    stored_places = _stored_places(s, [pp.code for pp in prepared if pp.exists])
+    if not viewer.everywhere:
+        _scope_problems(viewer, prepared, stored_places, add)
     # slivers, overlaps (only geometries fit to be parcels: the registry prepared them)
     ok = [i for i, pp in enumerate(prepared) if pp.geometry is not None]
     if ok:
@@ -417,11 +462,14 @@ def _analyse(s: Session, batch: SourceBatch, mapping: ImportMapping | None, coun
         minx, miny, maxx, maxy = shapely.total_bounds(good)
         stored_codes, sgeoms = stored_geometries_in_bbox(s, (minx, miny, maxx, maxy), good)
         if len(stored_codes):
-            for a, b, m2 in _overlaps(good, sgeoms, overlap_tolerance_m2, same=False):
-                i, code = ok[a], stored_codes[b]
-                if code == prepared[i].code:
-                    continue  # the parcel this feature updates (or duplicates: reported as such)
-                add(i, "geometry", "overlap_store", f"与已登记宗地 {code} 重叠 {m2:.1f} 平方米")
+            hits = [(ok[a], stored_codes[b], m2)
+                    for a, b, m2 in _overlaps(good, sgeoms, overlap_tolerance_m2, same=False)
+                    if stored_codes[b] != prepared[ok[a]].code]  # not the parcel this row updates
+            # a scoped caller is not told the codes of parcels outside its jurisdiction
+            hidden = set() if viewer.everywhere else _outside_codes(s, viewer, [c for _, c, _ in hits])
+            for i, code, m2 in hits:
+                shown = "辖区外的已登记宗地" if code in hidden else f"已登记宗地 {code}"
+                add(i, "geometry", "overlap_store", f"与{shown}重叠 {m2:.1f} 平方米")
     owners = _analyse_owners(s, mres.rows, prepared, add)
     report.rows.sort(key=lambda r: (by_sid.get(r.source_id, -1), r.severity != ERROR))
     if not report.has_errors:
@@ -429,7 +477,59 @@ def _analyse(s: Session, batch: SourceBatch, mapping: ImportMapping | None, coun
         report.to_update = [p.code for p in prepared if p.exists]
         report.owners_created = len(owners.new)
         report.occupancies_created = sum(p.add_occupancy for p in owners.plans)
+        report.jurisdictions = _places(s, prepared, stored_places)
     return _Analysis(report, prepared, sids, owners)
+
+
+def _stored_places(s: Session, codes: list[str]) -> dict[str, tuple[int, int | None]]:
+    """(county id, zone id) of the stored parcels with these codes."""
+    out: dict[str, tuple[int, int | None]] = {}
+    for a in range(0, len(codes), _LOOKUP_CHUNK):
+        for code, county_id, zone_id in s.execute(select(Parcel.code, Parcel.county_id, Parcel.zone_id)
+                                                  .where(Parcel.code.in_(codes[a:a + _LOOKUP_CHUNK]))):
+            out[code] = (county_id, zone_id)
+    return out
+
+
+def _outside_codes(s: Session, viewer: Principal, codes: list[str]) -> set[str]:
+    """Those of the stored parcels ``codes`` that lie outside ``viewer``'s jurisdiction."""
+    return {c for c, (county_id, zone_id) in _stored_places(s, sorted(set(codes))).items()
+            if not viewer.covers(county_id, zone_id)}
+
+
+def _scope_problems(viewer: Principal, prepared: list[registry.PreparedParcel],
+                    stored: dict[str, tuple[int, int | None]], add) -> None:
+    """A county admin or zone manager imports only inside their jurisdiction: every row's
+    county/zone — and, for a row updating a stored parcel, that parcel's — must be covered."""
+    mine = viewer.jurisdiction_name or "无"
+    for i, pp in enumerate(prepared):
+        if pp.county is None:
+            continue  # unknown county: reported already, the batch cannot be written
+        zone_id = pp.zone.id if pp.zone is not None else None
+        if not viewer.covers(pp.county.id, zone_id):
+            place = f"{pp.county.name}{'（' + pp.zone.name + '）' if pp.zone is not None else '（未指定产业集聚区）'}"
+            hint = ("；请在属性中填写产业集聚区或指定 zone"
+                    if pp.zone is None and viewer.zone_ids and not viewer.county_ids else "")
+            add(i, "zone_id" if viewer.zone_ids and not viewer.county_ids else "county_id", "outside_jurisdiction",
+                f"宗地 {pp.code or '（无代码）'} 位于{place}，不在您的辖区（{mine}）内，无权导入{hint}")
+        elif pp.code in stored and not viewer.covers(*stored[pp.code]):
+            add(i, "code", "outside_jurisdiction",
+                f"已登记的宗地 {pp.code} 不在您的辖区（{mine}）内，不能由本批次更新")
+
+
+def _places(s: Session, prepared: list[registry.PreparedParcel],
+            stored: dict[str, tuple[int, int | None]]) -> list[dict[str, str | None]]:
+    """The distinct (county, zone) pairs the batch writes to: each row's, and for updated
+    parcels also where they were stored — this scopes the batch for listing and undo."""
+    pairs = {(pp.county.id, pp.zone.id if pp.zone is not None else None) for pp in prepared if pp.county is not None}
+    pairs |= {stored[pp.code] for pp in prepared if pp.code in stored}
+    ids = {i for pair in pairs for i in pair if i is not None}
+    j = {r.id: r for r in s.execute(select(Jurisdiction.id, Jurisdiction.code, Jurisdiction.name)
+                                     .where(Jurisdiction.id.in_(sorted(ids))))} if ids else {}
+    out = [{"county": j[c].code, "county_name": j[c].name,
+            "zone": j[z].code if z is not None else None, "zone_name": j[z].name if z is not None else None}
+           for c, z in pairs]
+    return sorted(out, key=lambda d: (d["county"], d["zone"] or ""))
 
 
 _LOOKUP_CHUNK = 5000
@@ -515,9 +615,26 @@ def _options(mapping, county, zone, repair, update, overlap_tolerance_m2, area_t
             mapping = load_mapping(mapping)
         except ValueError as exc:
             raise ValidationFailed(Problem("映射文件", "mapping", str(exc), "bad_mapping")) from None
+        except (TypeError, AttributeError):  # valid TOML of the wrong shape (e.g. ``fields = 1``)
+            raise ValidationFailed(Problem("映射文件", "mapping", _MAPPING_SHAPE, "bad_mapping")) from None
     return dict(mapping=mapping, county=county, zone=zone, repair=repair, update=update,
                 overlap_tolerance_m2=overlap_tolerance_m2, area_tolerance=area_tolerance,
                 sliver_min_area_m2=sliver_min_area_m2, sliver_min_thinness=sliver_min_thinness)
+
+
+_MAPPING_SHAPE = "映射文件结构有误：应为 [fields.字段名] 表，其中 columns 为列名列表（参见默认映射 import_mapping.toml）"
+
+
+def mapping_from_text(text: str) -> ImportMapping:
+    """A mapping from TOML text (e.g. an upload's form field), over the default mapping."""
+    try:
+        return parse_mapping(text, default_mapping())
+    except tomllib.TOMLDecodeError as exc:
+        raise ValidationFailed(Problem("映射文件", "mapping", f"不是有效的 TOML：{exc}", "bad_mapping")) from None
+    except ValueError as exc:
+        raise ValidationFailed(Problem("映射文件", "mapping", str(exc), "bad_mapping")) from None
+    except (TypeError, AttributeError):
+        raise ValidationFailed(Problem("映射文件", "mapping", _MAPPING_SHAPE, "bad_mapping")) from None
 
 
 def read_for_import(db: Database, path: str, *, county: str | None = None, **options) -> SourceBatch:
@@ -541,15 +658,17 @@ def dry_run(db: Database, batch: SourceBatch, *, mapping: ImportMapping | str | 
             overlap_tolerance_m2: float = DEFAULT_OVERLAP_TOLERANCE_M2,
             area_tolerance: float = registry.DEFAULT_AREA_TOLERANCE,
             sliver_min_area_m2: float = SLIVER_MIN_AREA_M2,
-            sliver_min_thinness: float = SLIVER_MIN_THINNESS) -> ImportReport:
-    """Check a batch against everything the import would check; write nothing."""
+            sliver_min_thinness: float = SLIVER_MIN_THINNESS, viewer: Principal = SYSTEM) -> ImportReport:
+    """Check a batch against everything the import would check, as ``viewer`` would import
+    it (rows outside its jurisdiction are errors); write nothing."""
+    access.require(viewer, Action.EDIT_PARCELS)
     opts = _options(mapping, county, zone, repair, update, overlap_tolerance_m2, area_tolerance,
                     sliver_min_area_m2, sliver_min_thinness)
     with db.reader() as s:
-        return _analyse(s, batch, **opts).report
+        return _analyse(s, batch, **opts, viewer=viewer).report
 
 
-def import_batch(db: Database, batch: SourceBatch, *, actor: str,
+def import_batch(db: Database, batch: SourceBatch, *, actor: Principal | str,
                  mapping: ImportMapping | str | Path | None = None, county: str | None = None,
                  zone: str | None = None, repair: bool = False, update: bool = False,
                  overlap_tolerance_m2: float = DEFAULT_OVERLAP_TOLERANCE_M2,
@@ -560,16 +679,20 @@ def import_batch(db: Database, batch: SourceBatch, *, actor: str,
 
     Raises :class:`ImportRejected` (with the report) when the report has errors. Without
     ``update`` an existing parcel code is an error; with it, existing parcels are updated
-    (their change-log rows carry before/after and the reason “导入批次 N”).
+    (their change-log rows carry before/after and the reason “导入批次 N”). ``actor`` (a
+    Principal, or a name acting with system rights) must be allowed to edit parcels, and a
+    scoped caller only inside its jurisdiction; the batch records ``actor``'s user name.
     """
+    principal = as_principal(actor)
+    access.require(principal, Action.EDIT_PARCELS)
     opts = _options(mapping, county, zone, repair, update, overlap_tolerance_m2, area_tolerance,
                     sliver_min_area_m2, sliver_min_thinness)
-    with db.transaction(actor=actor) as s:
-        an = _analyse(s, batch, **opts)
+    with db.transaction(actor=principal.actor) as s:
+        an = _analyse(s, batch, **opts, viewer=principal)
         report = an.report
         if report.has_errors:
             raise ImportRejected(report)
-        rec = ImportBatch(actor=actor, source_path=batch.path, file_sha256=batch.file_sha256 or "",
+        rec = ImportBatch(actor=principal.actor, source_path=batch.path, file_sha256=batch.file_sha256 or "",
                           format=batch.format, source_crs=batch.source_crs,
                           mode="update" if update else "create", feature_count=len(batch),
                           created_count=len(report.to_create), updated_count=len(report.to_update),
@@ -667,44 +790,307 @@ def _given_fields(d: ParcelDraft) -> list[str]:
             if getattr(d, k) != getattr(default, k)]
 
 
+# --------------------------------------------------------------------------- HTTP uploads
+#: Largest total size of an archive's unpacked members, and most members: a zip bomb stops here.
+MAX_UNPACKED_BYTES = 2 * 1024 * 1024 * 1024
+MAX_ARCHIVE_MEMBERS = 20_000
+#: What a dataset inside an archive may be (the readers' extensions; .gdb is a folder).
+_DATASET_EXT = (".gdb", ".shp", ".gpkg", ".geojson", ".json", ".dxf", ".xlsx", ".csv")
+_UNSAFE_NAME = re.compile(r"[^\w.\-()（）\u3000-\u303f\uff00-\uffef ]")
+
+
+def _upload_problem(name: str, message: str, code: str = "bad_upload") -> ValidationFailed:
+    return ValidationFailed(Problem(f"上传文件 {name}", "file", message, code))
+
+
+def safe_upload_name(filename: str | None) -> str:
+    """A file name safe to create in a work folder: the last path part of what the client
+    sent, with anything but letters, digits, CJK, ``.-_()`` and spaces replaced, at most 120
+    characters, never empty or a dot name."""
+    base = re.split(r"[\\/]", filename or "")[-1].strip()
+    base = _UNSAFE_NAME.sub("_", base).strip(" .")[:120].strip(" .")
+    return base or "upload"
+
+
+@contextmanager
+def upload_workspace(data_dir: str | Path) -> Iterator[Path]:
+    """A fresh folder under ``DATA_DIR/uploads`` for one upload; removed with everything in it
+    afterwards, whatever happens."""
+    root = Path(data_dir) / "uploads"
+    root.mkdir(parents=True, exist_ok=True)
+    work = root / f"upload-{uuid.uuid4().hex}"
+    work.mkdir()
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _member_name(info: zipfile.ZipInfo) -> str:
+    """A member's name as the archiver meant it: zips made on Chinese Windows store GBK names
+    without the UTF-8 flag, which ``zipfile`` decodes as CP437."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    try:
+        return info.filename.encode("cp437").decode("gbk")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return info.filename
+
+
+def _unsafe_member(name: str, info: zipfile.ZipInfo) -> str | None:
+    """Why a member may not be extracted (zip-slip, links), or None."""
+    parts = re.split(r"[\\/]", name)
+    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
+        return "使用了绝对路径"
+    if ".." in parts:
+        return "路径中含有“..”，会写到解压目录之外"
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return "是符号链接"
+    if info.flag_bits & 0x1:
+        return "已加密"
+    return None
+
+
+def _extract_zip(archive: Path, dest: Path) -> None:
+    """Extract every member under ``dest``, refusing the whole archive if any member is unsafe
+    (absolute path, ``..``, symlink, encrypted) or the archive unpacks too large."""
+    name = archive.name
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError):
+        raise _upload_problem(name, "不是有效的 zip 压缩包", "bad_archive") from None
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > MAX_ARCHIVE_MEMBERS:
+            raise _upload_problem(name, f"压缩包内文件过多（{len(infos)} 个，上限 {MAX_ARCHIVE_MEMBERS}）", "archive_too_large")
+        members = []
+        for info in infos:
+            member = _member_name(info)
+            why = _unsafe_member(member, info)
+            if why:
+                raise _upload_problem(name, f"压缩包中的“{member}”{why}，已拒绝整个压缩包（未解压任何文件）",
+                                      "unsafe_archive")
+            members.append((info, member))
+        if sum(i.file_size for i, _ in members) > MAX_UNPACKED_BYTES:
+            raise _upload_problem(name, f"压缩包解压后超过 {MAX_UNPACKED_BYTES // 2**30} GiB", "archive_too_large")
+        root = dest.resolve()
+        written = 0
+        for info, member in members:
+            target = (root / member).resolve()
+            if not target.is_relative_to(root):  # belt and braces after the name checks
+                raise _upload_problem(name, f"压缩包中的“{member}”会写到解压目录之外，已拒绝", "unsafe_archive")
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with zf.open(info) as src, open(target, "wb") as out:
+                    # count what is really written: a member's declared size can lie
+                    while chunk := src.read(1024 * 1024):
+                        written += len(chunk)
+                        if written > MAX_UNPACKED_BYTES:
+                            raise _upload_problem(name, f"压缩包解压后超过 {MAX_UNPACKED_BYTES // 2**30} GiB",
+                                                  "archive_too_large")
+                        out.write(chunk)
+            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
+                raise _upload_problem(name, f"压缩包中的“{member}”无法解压：{exc}", "bad_archive") from None
+
+
+def _datasets(folder: Path) -> list[Path]:
+    """The readable datasets in an unpacked archive: .gdb folders (not looked into) and files
+    with a reader's extension; macOS resource forks and hidden files are skipped."""
+    found: list[Path] = []
+
+    def walk(d: Path) -> None:
+        for q in sorted(d.iterdir()):
+            if q.name.startswith(".") or q.name == "__MACOSX":
+                continue
+            if q.is_dir():
+                if q.suffix.lower() == ".gdb":
+                    found.append(q)
+                else:
+                    walk(q)
+            elif q.suffix.lower() in _DATASET_EXT[1:]:
+                found.append(q)
+
+    walk(folder)
+    return found
+
+
+def unpack_upload(path: Path, member: str | None = None) -> tuple[Path, str]:
+    """The dataset to read from an uploaded file and its name for reports.
+
+    A .zip is extracted safely next to it (:func:`_extract_zip`) and must hold exactly one
+    dataset (a Shapefile set, a .gdb folder, a GeoPackage…) unless ``member`` names one
+    (its path inside the archive). A bare .shp cannot be read without its .dbf/.shx.
+    """
+    name = path.name
+    if path.suffix.lower() == ".zip":
+        dest = path.parent / "unpacked"
+        dest.mkdir()
+        _extract_zip(path, dest)
+        found = _datasets(dest)
+        shown = {q: q.relative_to(dest).as_posix() for q in found}
+        if member:
+            wanted = member.strip().strip("/\\").replace("\\", "/")
+            hit = [q for q in found if shown[q] == wanted or q.name == wanted]
+            if len(hit) != 1:
+                raise _upload_problem(name, f"压缩包中没有名为“{member}”的数据集；可选：{'、'.join(shown.values()) or '无'}",
+                                      "member_missing")
+            found = hit
+        if not found:
+            raise _upload_problem(name, "压缩包中没有可导入的数据（应含 Shapefile 全套文件、.gdb 文件夹、.gpkg、.geojson、"
+                                  ".dxf 或界址点 .xlsx/.csv）", "unsupported_format")
+        if len(found) > 1:
+            raise _upload_problem(name, f"压缩包中有 {len(found)} 个数据集：{'、'.join(shown.values())}；"
+                                  "请用 member 指定要导入的一个", "ambiguous_archive")
+        return found[0], f"{name}/{shown[found[0]]}"
+    if member:
+        raise _upload_problem(name, "只有 zip 压缩包才能用 member 指定其中的文件", "bad_upload")
+    if path.suffix.lower() == ".shp":
+        raise _upload_problem(name, "Shapefile 由 .shp、.shx、.dbf（及 .prj、.cpg）多个文件组成，请把它们一起打包为 .zip 上传",
+                              "shapefile_parts_missing")
+    return path, name
+
+
+def read_upload(db: Database, path: Path, *, member: str | None = None, county: str | None = None,
+                **options) -> SourceBatch:
+    """Read an uploaded file (:func:`unpack_upload`) like :func:`read_for_import`; the batch
+    and its messages name the upload, never the server's work folder."""
+    dataset, shown = unpack_upload(path, member)
+    work = str(path.parent.resolve())
+    try:
+        batch = read_for_import(db, str(dataset), county=county, **options)
+    except ValidationFailed as exc:
+        raise ValidationFailed([Problem(p.record, p.field, p.message.replace(work + "/", "").replace(work, ""), p.code)
+                                for p in exc.problems]) from None
+    batch.path = shown
+    return batch
+
+
 # --------------------------------------------------------------------------- list / undo
-def list_batches(db: Database) -> list[dict[str, Any]]:
-    """All import batches, newest first."""
-    with db.reader() as s:
-        rows = s.scalars(select(ImportBatch).order_by(ImportBatch.id.desc())).all()
-        return [{
-            "id": b.id, "at": b.at.isoformat() if b.at else None, "actor": b.actor,
-            "source_path": b.source_path, "file_sha256": b.file_sha256, "format": b.format,
-            "source_crs": b.source_crs, "mode": b.mode, "feature_count": b.feature_count,
-            "created": b.created_count, "updated": b.updated_count,
-            "warnings": (b.report or {}).get("summary", {}).get("warnings", 0),
-            "undone_at": b.undone_at.isoformat() if b.undone_at else None, "undone_by": b.undone_by,
-        } for b in rows]
+#: Fields batches can be sorted by (``batches_page``).
+BATCH_SORT_FIELDS = ("id", "at", "feature_count", "created", "updated")
 
 
-def batch_report(db: Database, batch_id: int) -> dict[str, Any]:
+def _iso(t) -> str | None:
+    if t is None:
+        return None
+    # SQLite hands back naive datetimes for timezone-aware columns; they were written in UTC.
+    return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).isoformat()
+
+
+def _batch_view(row, warnings) -> dict[str, Any]:
+    return {"id": row.id, "at": _iso(row.at), "actor": row.actor, "source_path": row.source_path,
+            "file_sha256": row.file_sha256, "format": row.format, "source_crs": row.source_crs,
+            "mode": row.mode, "feature_count": row.feature_count, "created": row.created_count,
+            "updated": row.updated_count, "warnings": int(warnings or 0),
+            "undone_at": _iso(row.undone_at), "undone_by": row.undone_by}
+
+
+def _jurisdiction_ids(s: Session) -> dict[str, int]:
+    return dict(s.execute(select(Jurisdiction.code, Jurisdiction.id)).all())
+
+
+def _batch_places(s: Session, batch_id: int, places, ids: dict[str, int]) -> set[tuple[int, int | None]] | None:
+    """The (county id, zone id) pairs a batch wrote to: from its report, or — batches recorded
+    before reports named them — from its parcels; None when that can no longer be told."""
+    if places is not None:
+        return {(ids.get(p["county"], -1), ids.get(p["zone"], -1) if p.get("zone") else None) for p in places}
+    rows = s.execute(select(ImportBatchItem.parcel_id, Parcel.county_id, Parcel.zone_id)
+                     .outerjoin(Parcel, Parcel.id == ImportBatchItem.parcel_id)
+                     .where(ImportBatchItem.batch_id == batch_id)).all()
+    if not rows or any(county_id is None for _, county_id, _ in rows):
+        return None  # parcels gone (undone): only city-level callers see the batch
+    return {(county_id, zone_id) for _, county_id, zone_id in rows}
+
+
+def _sees_batch(viewer: Principal, places: set[tuple[int, int | None]] | None) -> bool:
+    """A batch is the caller's when every parcel it wrote lies inside the caller's jurisdiction."""
+    if viewer.everywhere:
+        return True
+    return bool(places) and all(viewer.covers(c, z) for c, z in places)
+
+
+def batches_page(db: Database, *, viewer: Principal = SYSTEM, limit: int | None = None, offset: int = 0,
+                 sort: list[tuple[str, bool]] | None = None) -> tuple[list[dict[str, Any]], int]:
+    """The import batches ``viewer`` may see (default newest first) and how many there are.
+    A county admin / zone manager sees the batches whose parcels all lie in its jurisdiction."""
+    access.require(viewer, Action.EDIT_PARCELS)
+    b = ImportBatch
     with db.reader() as s:
-        b = s.get(ImportBatch, batch_id)
-        if b is None:
-            raise NotFound("导入批次", str(batch_id))
-        return b.report
+        rows = s.execute(select(b.id, b.at, b.actor, b.source_path, b.file_sha256, b.format, b.source_crs,
+                                b.mode, b.feature_count, b.created_count, b.updated_count, b.undone_at,
+                                b.undone_by, b.report[("summary", "warnings")].label("warnings"),
+                                b.report["jurisdictions"].label("places"))
+                         .order_by(b.id.desc())).all()
+        if not viewer.everywhere:
+            ids = _jurisdiction_ids(s)
+            rows = [r for r in rows if _sees_batch(viewer, _batch_places(s, r.id, r.places, ids))]
+    items = [_batch_view(r, r.warnings) for r in rows]
+    for name, desc in reversed(sort or []):
+        items.sort(key=lambda x: (x[name] is None, x[name]), reverse=desc)
+    total = len(items)
+    end = None if limit is None else offset + limit
+    return items[offset:end], total
+
+
+def list_batches(db: Database, *, viewer: Principal = SYSTEM) -> list[dict[str, Any]]:
+    """All import batches ``viewer`` may see, newest first."""
+    return batches_page(db, viewer=viewer)[0]
+
+
+def _visible_batch(s: Session, batch_id: int, viewer: Principal) -> ImportBatch:
+    """The batch, or NotFound when it does not exist or lies outside ``viewer``'s jurisdiction."""
+    b = s.get(ImportBatch, batch_id)
+    if b is None or (not viewer.everywhere and not _sees_batch(
+            viewer, _batch_places(s, b.id, (b.report or {}).get("jurisdictions"), _jurisdiction_ids(s)))):
+        raise NotFound("导入批次", str(batch_id))
+    return b
+
+
+def batch_detail(db: Database, batch_id: int, *, viewer: Principal = SYSTEM) -> dict[str, Any]:
+    """One batch as :func:`batches_page` lists it, with its report and what it created/updated."""
+    access.require(viewer, Action.EDIT_PARCELS)
+    with db.reader() as s:
+        b = _visible_batch(s, batch_id, viewer)
+        out = _batch_view(b, (b.report or {}).get("summary", {}).get("warnings", 0))
+        items = s.execute(select(ImportBatchItem.parcel_code, ImportBatchItem.action)
+                          .where(ImportBatchItem.batch_id == batch_id).order_by(ImportBatchItem.id)).all()
+        out["created_codes"] = [c for c, a in items if a == "create"]
+        out["updated_codes"] = [c for c, a in items if a == "update"]
+        out["report"] = b.report
+        return out
+
+
+def batch_report(db: Database, batch_id: int, *, viewer: Principal = SYSTEM) -> dict[str, Any]:
+    """A batch's validation report (as :meth:`ImportReport.to_dict` stored it)."""
+    return batch_detail(db, batch_id, viewer=viewer)["report"]
+
+
+def stored_report(db: Database, batch_id: int, *, viewer: Principal = SYSTEM) -> ImportReport:
+    """A batch's report as an :class:`ImportReport` (e.g. to write it as Excel)."""
+    d = batch_detail(db, batch_id, viewer=viewer)
+    return ImportReport.from_dict(d["report"], d["created_codes"], d["updated_codes"])
 
 
 _RELATED = ((Occupancy, "用地关系"), (SupplyContract, "供地合同"), (PerformanceAgreement, "履约监管协议"),
             (ParcelDevelopment, "开发建设情况"))
 
 
-def undo_batch(db: Database, batch_id: int, actor: str) -> dict[str, Any]:
+def undo_batch(db: Database, batch_id: int, actor: Principal | str) -> dict[str, Any]:
     """Undo a batch as a whole, in one transaction: delete the owner occupancies and the
     enterprises (权利人) it created, delete the parcels it created, restore the before values of
     the parcels it updated (from the change log). Refused — nothing changed — when any of them
     has changed since or gained related records (an enterprise it created: other occupancies,
-    contracts or figures)."""
+    contracts or figures). ``actor`` must be allowed to edit parcels; a scoped caller undoes
+    only batches of its jurisdiction (others are not found)."""
+    principal = as_principal(actor)
+    access.require(principal, Action.EDIT_PARCELS)
+    actor = principal.actor
     reason = f"撤销导入批次 {batch_id}"
     with db.transaction(actor=actor, reason=reason) as s:
-        b = s.get(ImportBatch, batch_id)
-        if b is None:
-            raise NotFound("导入批次", str(batch_id))
+        b = _visible_batch(s, batch_id, principal)
         record = f"导入批次 {batch_id}"
         if b.undone_at is not None:
             raise ValidationFailed(Problem(record, "undone_at", f"该批次已于 {b.undone_at:%Y-%m-%d %H:%M} 由 {b.undone_by} 撤销", "already_undone"))

@@ -1,6 +1,12 @@
 """公示 of an annual evaluation (DOMAIN.md R2): publish a run with an objection window in
 working days, record objections, decide them. An upheld objection writes a NEW result
 version (``result_version`` + 1, ``supersedes_id`` → the original); the original stays.
+
+Who may (issue 5): publishing and deciding need ``Action.RUN_EVALUATION`` (the city admin); an
+enterprise account files objections for itself only, officials (``Action.EDIT_ENTERPRISES``)
+for enterprises in their jurisdiction (others: not found); objections are listed to callers
+who may read the enterprise's confidential data. Services also accept a plain actor name
+(CLI, jobs), which acts with system rights.
 """
 
 from __future__ import annotations
@@ -12,9 +18,11 @@ from typing import Any
 from sqlalchemy import func, insert, inspect, select
 from sqlalchemy.orm import Session
 
-from ..domain.errors import NotFound, Problem, ValidationFailed
+from ..domain.access import SYSTEM, Action, Principal, Role, as_principal
+from ..domain.errors import Forbidden, NotFound, Problem, ValidationFailed
 from ..domain.rules.workdays import CalendarUnknown, WorkdayCalendar
 from ..storage.db import Database
+from . import access
 from .evaluation import run_rulebook
 from ..storage.evaluation_schema import EnterpriseEvaluation, EvaluationRun
 from ..storage.publicity_schema import EvaluationObjection, EvaluationPublication
@@ -39,9 +47,12 @@ def _get_run(s: Session, run_id: int) -> EvaluationRun:
     return run
 
 
-def publish(db: Database, run_id: int, published_on: date, actor: str) -> Publication:
+def publish(db: Database, run_id: int, published_on: date, actor: Principal | str) -> Publication:
     """Put a run out for 公示; the objection deadline is N working days after publication
     (N = the run's rulebook ``evaluation.objection_window_workdays``)."""
+    principal = as_principal(actor)
+    access.require(principal, Action.RUN_EVALUATION)
+    actor = principal.actor
     with db.transaction(actor=actor, reason=f"评价批次 {run_id} 公示") as s:
         run = _get_run(s, run_id)
         if s.scalar(select(EvaluationPublication.id).where(EvaluationPublication.run_id == run_id)):
@@ -63,11 +74,32 @@ def _current_result(s: Session, run_id: int, enterprise_id: int) -> EnterpriseEv
         .order_by(EnterpriseEvaluation.result_version.desc()).limit(1))
 
 
-def file_objection(db: Database, run_id: int, credit_code: str, reason: str, filed_on: date, actor: str) -> int:
-    """Record an enterprise's objection to its published result; refused outside the window."""
+def file_objection(db: Database, run_id: int, credit_code: str | None, reason: str, filed_on: date,
+                   actor: Principal | str) -> int:
+    """Record an enterprise's objection to its published result; refused outside the window.
+
+    An enterprise account files for itself (``credit_code`` may be omitted); an official for an
+    enterprise in its jurisdiction (one outside it is not found)."""
+    principal = as_principal(actor)
+    if principal.role is Role.ENTERPRISE:
+        with db.reader() as s:
+            own = s.scalar(select(Enterprise.credit_code).where(Enterprise.id == principal.enterprise_id))
+        if own is None:
+            raise Forbidden("该企业账号未关联已登记的企业")
+        if credit_code and credit_code.strip().upper() != own:
+            raise Forbidden("企业账号只能对本企业的评价结果提出异议")
+        credit_code = own
+    else:
+        access.require(principal, Action.EDIT_ENTERPRISES)
+    credit_code = (credit_code or "").strip().upper()
+    actor = principal.actor
     record = f"评价批次 {run_id} 的异议（{credit_code}）"
     with db.transaction(actor=actor, reason="提出公示异议") as s:
         _get_run(s, run_id)
+        if not principal.everywhere and principal.role is not Role.ENTERPRISE and not s.scalar(
+                select(Enterprise.id).where(Enterprise.credit_code == credit_code,
+                                            access.enterprise_condition(principal, Enterprise.id))):
+            raise NotFound("企业", credit_code)  # outside the jurisdiction: existence not revealed
         pub = s.scalar(select(EvaluationPublication).where(EvaluationPublication.run_id == run_id))
         problems = []
         if pub is None:
@@ -78,7 +110,7 @@ def file_objection(db: Database, run_id: int, credit_code: str, reason: str, fil
                                     f"{filed_on} 不在异议期内", "outside_window"))
         if not (reason or "").strip():
             problems.append(Problem(record, "reason", "必须写明异议理由"))
-        enterprise = s.scalar(select(Enterprise).where(Enterprise.credit_code == (credit_code or "").strip().upper()))
+        enterprise = s.scalar(select(Enterprise).where(Enterprise.credit_code == credit_code))
         result = _current_result(s, run_id, enterprise.id) if enterprise else None
         if enterprise is None:
             problems.append(Problem(record, "enterprise", f"企业 {credit_code} 未登记", "unknown_enterprise"))
@@ -94,9 +126,12 @@ def file_objection(db: Database, run_id: int, credit_code: str, reason: str, fil
 
 
 def decide_objection(db: Database, objection_id: int, upheld: bool, decision_reason: str, decided_on: date,
-                     actor: str, revised_class: str | None = None) -> dict[str, Any]:
+                     actor: Principal | str, revised_class: str | None = None) -> dict[str, Any]:
     """Decide an objection. Upheld: a new result version with ``revised_class`` is written and
     becomes current; the original row is untouched. Rejected: results unchanged."""
+    principal = as_principal(actor)
+    access.require(principal, Action.RUN_EVALUATION)
+    actor = principal.actor
     record = f"异议 {objection_id}"
     with db.transaction(actor=actor, reason=f"处理公示异议 {objection_id}") as s:
         objection = s.get(EvaluationObjection, objection_id)
@@ -153,15 +188,17 @@ def result_history(db: Database, run_id: int, credit_code: str) -> list[dict[str
                  "note": r.note} for r in rows]
 
 
-def publication_status(db: Database, run_id: int) -> dict[str, Any]:
-    """The run's 公示: dates and its objections."""
+def publication_status(db: Database, run_id: int, *, viewer: Principal = SYSTEM) -> dict[str, Any]:
+    """The run's 公示: dates and the objections ``viewer`` may see."""
+    access.require(viewer, Action.READ_CONFIDENTIAL)
+    visible = access.enterprise_condition(viewer, EvaluationObjection.enterprise_id)
     with db.reader() as s:
         _get_run(s, run_id)
         pub = s.scalar(select(EvaluationPublication).where(EvaluationPublication.run_id == run_id))
-        objections = s.scalars(select(EvaluationObjection).where(EvaluationObjection.run_id == run_id)
+        objections = s.scalars(select(EvaluationObjection).where(EvaluationObjection.run_id == run_id, visible)
                                .order_by(EvaluationObjection.id)).all()
         counts = dict(s.execute(select(EvaluationObjection.status, func.count())
-                                .where(EvaluationObjection.run_id == run_id)
+                                .where(EvaluationObjection.run_id == run_id, visible)
                                 .group_by(EvaluationObjection.status)).all())
         return {
             "run_id": run_id,
@@ -172,3 +209,49 @@ def publication_status(db: Database, run_id: int) -> dict[str, Any]:
             "objections": [objection_view(o) for o in objections],
             "counts": {k: counts.get(k, 0) for k in STATUS_LABELS},
         }
+
+
+OBJECTION_SORT_FIELDS = ("id", "filed_on", "status")
+
+
+def objections_page(db: Database, run_id: int, *, viewer: Principal, status: str | None = None,
+                    limit: int = 100, offset: int = 0,
+                    sort: list[tuple[str, bool]] | None = None) -> tuple[list[dict[str, Any]], int]:
+    """A page of a run's objections ``viewer`` may see (an enterprise: its own; officials: the
+    enterprises of their jurisdiction), each with the enterprise's credit code and name."""
+    access.require(viewer, Action.READ_CONFIDENTIAL)
+    o = EvaluationObjection
+    conds = [o.run_id == run_id, access.enterprise_condition(viewer, o.enterprise_id)]
+    if status:
+        if status not in STATUS_LABELS:
+            raise ValidationFailed(Problem("查询", "status", f"状态应为 {'、'.join(STATUS_LABELS)} 之一"))
+        conds.append(o.status == status)
+    cols = {"id": o.id, "filed_on": o.filed_on, "status": o.status}
+    order = [cols[k].desc() if d else cols[k].asc() for k, d in sort or []]
+    with db.reader() as s:
+        _get_run(s, run_id)
+        total = s.scalar(select(func.count()).select_from(o).where(*conds))
+        rows = s.execute(_with_enterprise().where(*conds).order_by(*order, o.id).limit(limit).offset(offset)).all()
+        return [_named_view(*r) for r in rows], total
+
+
+def get_objection(db: Database, objection_id: int, *, viewer: Principal) -> dict[str, Any]:
+    """One objection with its enterprise's code and name (not found outside ``viewer``'s reach)."""
+    access.require(viewer, Action.READ_CONFIDENTIAL)
+    o = EvaluationObjection
+    with db.reader() as s:
+        row = s.execute(_with_enterprise().where(
+            o.id == objection_id, access.enterprise_condition(viewer, o.enterprise_id))).first()
+        if row is None:
+            raise NotFound("公示异议", str(objection_id))
+        return _named_view(*row)
+
+
+def _with_enterprise():
+    o = EvaluationObjection
+    return select(o, Enterprise.credit_code, Enterprise.name).outerjoin(Enterprise, Enterprise.id == o.enterprise_id)
+
+
+def _named_view(o: EvaluationObjection, credit_code: str | None, name: str | None) -> dict[str, Any]:
+    return {**objection_view(o), "credit_code": credit_code, "enterprise_name": name}
+

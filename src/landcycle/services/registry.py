@@ -11,10 +11,9 @@ import numpy as np
 import shapely
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
-from ..domain.access import Principal, Role, as_principal
-from ..domain.errors import Conflict, NotFound, Problem, ValidationFailed
+from ..domain.access import SYSTEM, Action, Principal, Role, as_principal
+from ..domain.errors import Forbidden, NotFound, Problem, ValidationFailed
 from ..domain.geometry import (
     CANONICAL_EPSG,
     as_multipolygon,
@@ -22,12 +21,9 @@ from ..domain.geometry import (
     parcel_geometry_problems,
     parcel_geometry_problems_many,
 )
-from ..domain.labels import ENTITY_LABELS, field_label
-from ..domain.records import ParcelDraft, parcel_problems, stated_area_problem
+from ..domain.records import LABELLED_FIELDS, ParcelDraft, parcel_problems, stated_area_problem
 from ..domain.units import m2_to_mu
 from ..domain.vocabulary import (
-    AcceptanceResult,
-    FigureIndicator,
     InefficiencyCategory,
     JurisdictionKind,
     LandSource,
@@ -37,7 +33,7 @@ from ..domain.vocabulary import (
     land_use_label,
 )
 from ..storage.db import Database
-from ..storage.history import insert_with_history, record_refused
+from ..storage.history import insert_with_history, to_json_value
 from ..storage.ids import BulkIdAllocator
 from ..storage.schema import (
     ChangeLog,
@@ -50,7 +46,7 @@ from ..storage.schema import (
     SupplyContract,
     utcnow,
 )
-from . import access, jurisdictions
+from . import access, audit, jurisdictions
 
 #: Default tolerance between a stated (surveyed) area and the geometry's area.
 DEFAULT_AREA_TOLERANCE = 0.05
@@ -58,16 +54,10 @@ DEFAULT_AREA_TOLERANCE = 0.05
 #: boundary simplification and digitising noise.
 OUTSIDE_TOLERANCE_M2 = 1.0
 MAX_PAGE = 1000
-
-_LABELLED_FIELDS = {
-    "state": LandState,
-    "land_source": LandSource,
-    "supply_method": SupplyMethod,
-    "role": OccupancyRole,
-    "completion_result": AcceptanceResult,
-    "production_result": AcceptanceResult,
-    "indicator": FigureIndicator,
-}
+#: Fields a parcel list can be sorted by (``list_parcels(sort=…)``).
+PARCEL_SORT_FIELDS = ("code", "area_mu", "area_m2", "state", "location", "supply_date", "updated_at")
+#: A one-line description of a change-log row (kept here too: the card's readers know it by this name).
+change_summary = audit.change_summary
 
 
 # --------------------------------------------------------------------------- register
@@ -313,23 +303,43 @@ def bulk_parcel_writes(s: Session, count: int):
         s.info.pop(_BULK_KEY, None)
 
 
-def register_parcels(db: Database, drafts: Iterable[ParcelDraft], actor: str,
+def register_parcels(db: Database, drafts: Iterable[ParcelDraft], actor: Principal | str,
                      reason: str | None = None,
                      area_tolerance: float = DEFAULT_AREA_TOLERANCE) -> list[str]:
     """Register new parcels, all or nothing. Returns their codes.
 
-    Every problem of every draft is collected first (see :func:`validate_parcels`); if there
-    is any, ``ValidationFailed`` lists them all and nothing is written.
+    ``actor`` must be allowed to edit parcels, and an official only registers parcels in
+    their own jurisdiction (a zone manager: in their zone) — Forbidden otherwise, checked
+    before any other problem is reported. Every problem of every draft is collected first
+    (see :func:`validate_parcels`); if there is any, ``ValidationFailed`` lists them all and
+    nothing is written.
     """
-    drafts = list(drafts)
-    with db.transaction(actor=actor, reason=reason) as s:
+    return _register(db, list(drafts), as_principal(actor), reason, area_tolerance, views=False)
+
+
+def register_parcel(db: Database, draft: ParcelDraft, actor: Principal | str, reason: str | None = None,
+                    area_tolerance: float = DEFAULT_AREA_TOLERANCE) -> dict[str, Any]:
+    """Register one parcel (as :func:`register_parcels`); returns its facts (``parcel_properties``)."""
+    return _register(db, [draft], as_principal(actor), reason, area_tolerance, views=True)[0]
+
+
+def _register(db: Database, drafts: list[ParcelDraft], editor: Principal, reason: str | None,
+              area_tolerance: float, views: bool) -> list:
+    access.require(editor, Action.EDIT_PARCELS)
+    with db.transaction(actor=editor.actor, reason=reason) as s:
         per, prepared = validate_parcels(s, drafts, area_tolerance)
+        for p in prepared:
+            if p.county is not None and not editor.covers(p.county.id, p.zone.id if p.zone else None):
+                where = p.zone.name if p.zone else p.county.name
+                raise Forbidden(f"只能在本辖区（{editor.jurisdiction_name or '—'}）内登记宗地；宗地 {p.code} 位于{where}")
         problems = [p for ps in per for p in ps]
         if problems:
             raise ValidationFailed(problems)
-        for p in prepared:
-            write_parcel(s, p)
-    return [p.code for p in prepared]
+        written = [write_parcel(s, p) for p in prepared]
+        if not views:
+            return [p.code for p in prepared]
+        s.flush()
+        return [parcel_properties(s, w) for w in written]
 
 
 def _bbox(geom) -> dict[str, float]:
@@ -361,55 +371,65 @@ def update_parcel(db: Database, code: str, changes: dict[str, Any], expected_ver
     unknown = set(changes) - EDITABLE_PARCEL_FIELDS
     if unknown:
         raise ValidationFailed([Problem(record, f, "该字段不能直接修改", "not_editable") for f in sorted(unknown)])
-    try:
-        with db.transaction(actor=editor.actor, reason=reason) as s:
-            parcel = _visible_parcel(s, code, editor)
-            access.require_parcel_edit(editor, parcel)
-            if parcel.version != expected_version:
-                raise Conflict("宗地", parcel.code, expected_version, parcel_properties(s, parcel))
-            draft = _draft_of(parcel)
-            for k, v in changes.items():
-                setattr(draft, k, v)
-            problems = [p for p in parcel_problems(draft) if p.field in changes or p.field == "code"]
-            if "geometry" in changes and not parcel_geometry_problems(draft.geometry):
-                geom = as_multipolygon(draft.geometry)
-                problems += _outside_problems_many([record], np.array([geom], dtype=object), [True],
-                                                   [parcel.county], [parcel.zone])[0]
-            if problems:
-                raise ValidationFailed(problems)
-            for k, v in changes.items():
-                if k == "geometry":
-                    geom = as_multipolygon(v)
-                    areas, epsg = gk_areas_m2([geom])
-                    parcel.geometry = geom
-                    parcel.area_m2, parcel.area_mu = float(areas[0]), float(m2_to_mu(areas[0]))
-                    parcel.gk_epsg = int(epsg[0])
-                    for bk, bv in _bbox(geom).items():
-                        setattr(parcel, bk, bv)
-                elif k in _LABELLED_FIELDS and v is not None:
-                    setattr(parcel, k, _LABELLED_FIELDS[k].parse(v).value)
-                elif k == "inefficiency_categories":
-                    parcel.inefficiency_categories = [InefficiencyCategory.parse(c).value for c in v]
-                else:
-                    setattr(parcel, k, v)
-            s.flush()
-            return parcel_properties(s, parcel)
-    except StaleDataError:
-        # Another transaction committed between our read and our write.
-        with db.reader() as s:
-            current = parcel_properties(s, _parcel(s, code))
-        conflict = Conflict("宗地", code, expected_version, current)
-    except Conflict as exc:
-        conflict = exc
-    _log_conflict(db, code, changes, expected_version, editor, reason, conflict.current)
-    raise conflict
+
+    def apply(s: Session, parcel: Parcel) -> None:
+        draft = _draft_of(parcel)
+        for k, v in changes.items():
+            setattr(draft, k, v)
+        problems = [p for p in parcel_problems(draft) if p.field in changes or p.field == "code"]
+        if "geometry" in changes and not parcel_geometry_problems(draft.geometry):
+            geom = as_multipolygon(draft.geometry)
+            problems += _outside_problems_many([record], np.array([geom], dtype=object), [True],
+                                               [parcel.county], [parcel.zone])[0]
+        if problems:
+            raise ValidationFailed(problems)
+        for k, v in changes.items():
+            if k == "geometry":
+                geom = as_multipolygon(v)
+                areas, epsg = gk_areas_m2([geom])
+                parcel.geometry = geom
+                parcel.area_m2, parcel.area_mu = float(areas[0]), float(m2_to_mu(areas[0]))
+                parcel.gk_epsg = int(epsg[0])
+                for bk, bv in _bbox(geom).items():
+                    setattr(parcel, bk, bv)
+            elif k in LABELLED_FIELDS and v is not None:
+                setattr(parcel, k, LABELLED_FIELDS[k].parse(v).value)
+            elif k == "inefficiency_categories":
+                parcel.inefficiency_categories = [InefficiencyCategory.parse(c).value for c in v]
+            else:
+                setattr(parcel, k, v)
+
+    return audit.guarded_update(
+        db, editor, what="宗地", key=code, expected_version=expected_version, attempted=changes, reason=reason,
+        load=lambda s: _parcel(s, code), authorize=lambda s, p: authorize_parcel_edit(s, editor, p),
+        apply=apply, view=parcel_properties)
 
 
-def _log_conflict(db: Database, code: str, changes: dict[str, Any], expected_version: int,
-                  editor: Principal, reason: str | None, current: dict[str, Any]) -> None:
-    attempted = {**changes, "version": expected_version}
-    with db.transaction(actor=editor.actor, reason=reason) as s:
-        record_refused(s, "conflict", _parcel(s, code), attempted, current)
+def authorize_parcel_edit(s: Session, editor: Principal, parcel: Parcel,
+                          action: Action = Action.EDIT_PARCELS) -> None:
+    """Refuse unless ``editor`` may change records of ``parcel`` (by ``action``): a parcel the
+    caller cannot see is "not found" (404, checked first so that the answer never reveals a
+    parcel outside their view); a role that may not do ``action`` is Forbidden (403)."""
+    if s.scalar(select(Parcel.id).where(Parcel.id == parcel.id, access.parcel_condition(editor))) is None:
+        raise NotFound("宗地", parcel.code)
+    access.require_parcel_edit(editor, parcel, action)
+
+
+def check_parcel_edit(db: Database, code: str, editor: Principal | str, action: Action = Action.EDIT_PARCELS) -> None:
+    """Raise unless ``editor`` may change records of the parcel ``code`` (see
+    :func:`editable_parcel`): for endpoints under a parcel, whose URL names it."""
+    with db.reader() as s:
+        editable_parcel(s, code, as_principal(editor), action)
+
+
+def editable_parcel(s: Session, code: str, editor: Principal, action: Action = Action.EDIT_PARCELS) -> Parcel:
+    """The parcel ``code`` if ``editor`` may change its records by ``action`` (see
+    :func:`authorize_parcel_edit`); anonymous callers are asked to sign in first."""
+    if editor.is_public:
+        access.require(editor, action)
+    parcel = _parcel(s, code)
+    authorize_parcel_edit(s, editor, parcel, action)
+    return parcel
 
 
 def _draft_of(p: Parcel) -> ParcelDraft:
@@ -425,8 +445,17 @@ def _draft_of(p: Parcel) -> ParcelDraft:
 
 
 # --------------------------------------------------------------------------- read
+def _code_key(code: str) -> str:
+    """The stored form of a 宗地代码; NotFound for text that can be no parcel's code (this also
+    keeps NUL characters, which PostgreSQL refuses in text, away from the query)."""
+    key = (code or "").strip().upper()
+    if len(key) > 19 or "\x00" in key:
+        raise NotFound("宗地", (code or "")[:40].replace("\x00", ""))
+    return key
+
+
 def _parcel(s: Session, code: str) -> Parcel:
-    parcel = s.scalar(select(Parcel).where(Parcel.code == (code or "").strip().upper()))
+    parcel = s.scalar(select(Parcel).where(Parcel.code == _code_key(code)))
     if parcel is None:
         raise NotFound("宗地", code)
     return parcel
@@ -472,13 +501,21 @@ def parcel_properties(s: Session, p: Parcel) -> dict[str, Any]:
 
 def list_parcels(db: Database, *, viewer: Principal, county: str | None = None, zone: str | None = None,
                  state: str | None = None, bbox: tuple[float, float, float, float] | None = None,
-                 limit: int = 100, offset: int = 0) -> dict[str, Any]:
+                 limit: int = 100, offset: int = 0, sort: list[tuple[str, bool]] | None = None) -> dict[str, Any]:
     """A page of the parcels ``viewer`` may see, as a GeoJSON FeatureCollection with ``numberMatched``.
 
     Filters: county and zone by code, name or alias; state by value or Chinese label; bbox
     (minLon, minLat, maxLon, maxLat, EPSG:4490) selects parcels whose bounding box overlaps
     it (PostGIS ``&&`` on the GiST index; the bbox columns on SQLite — same semantics).
+    ``sort``: ``[(field, descending), …]`` over :data:`PARCEL_SORT_FIELDS`; ties (and the
+    default) go by code.
     """
+    order = []
+    for name, desc in sort or []:
+        if name not in PARCEL_SORT_FIELDS:
+            raise ValidationFailed(Problem("查询", "sort", f"不能按“{name}”排序，可选：{'、'.join(PARCEL_SORT_FIELDS)}"))
+        col = getattr(Parcel, name)
+        order.append(col.desc() if desc else col.asc())
     if not 1 <= limit <= MAX_PAGE:
         raise ValidationFailed(Problem("查询", "limit", f"每页条数应在1到{MAX_PAGE}之间"))
     if offset < 0:
@@ -499,7 +536,8 @@ def list_parcels(db: Database, *, viewer: Principal, county: str | None = None, 
             conds.append(_bbox_condition(db, bbox))
         where = and_(*conds)
         total = s.scalar(select(func.count()).select_from(Parcel).where(where))
-        parcels = s.scalars(select(Parcel).where(where).order_by(Parcel.code).limit(limit).offset(offset)).all()
+        parcels = s.scalars(select(Parcel).where(where).order_by(*order, Parcel.code)
+                            .limit(limit).offset(offset)).all()
         _preload_jurisdictions(s)
         features = [{"type": "Feature", "id": p.code,
                      "geometry": shapely.geometry.mapping(p.geometry),
@@ -537,7 +575,7 @@ def parcel_card(db: Database, code: str, *, viewer: Principal) -> dict[str, Any]
     the names of the officials in the history.
     """
     with db.reader() as s:
-        p = _visible_parcel(s, code, viewer)
+        p = visible_parcel(s, code, viewer)
         occupancies = s.scalars(select(Occupancy).where(Occupancy.parcel_id == p.id)
                                 .order_by(Occupancy.role, Occupancy.start_date)).all()
         contract = s.scalar(select(SupplyContract).where(SupplyContract.parcel_id == p.id)
@@ -566,100 +604,79 @@ def parcel_card(db: Database, code: str, *, viewer: Principal) -> dict[str, Any]
                 "end_date": o.end_date.isoformat() if o.end_date else None,
                 "figures": by_ent.get(o.enterprise_id, {}),
             } for o in occupancies],
-            "contract": _plain(contract, exclude={"parcel_id"}) if contract else None,
-            "agreement": _plain(agreement, exclude={"parcel_id", "contract_id"}) if agreement else None,
-            "development": _plain(development, exclude={"parcel_id"}) if development else None,
+            "contract": plain_record(contract, exclude={"parcel_id"}) if contract else None,
+            "agreement": plain_record(agreement, exclude={"parcel_id", "contract_id"}) if agreement else None,
+            "development": plain_record(development, exclude={"parcel_id"}) if development else None,
             "history": _history(s, p),
         }
         county_id, zone_id = p.county_id, p.zone_id
-    jurisdiction_ok = viewer.role is not Role.ENTERPRISE and viewer.sees_confidential_of(county_id, zone_id)
+        ledgers_ok = sees_ledgers(s, viewer, p)
+    jurisdiction_ok = audit.sees_parcel_in_full(viewer, county_id, zone_id)
     for o, ent in zip(card["occupancies"], ent_ids):
         if not (jurisdiction_ok or viewer.sees_confidential_of(county_id, zone_id, ent)):
             o.pop("credit_code")
             o.pop("figures")
+    if not ledgers_ok:
+        card["contract"] = card["agreement"] = card["development"] = None
     if not jurisdiction_ok:
-        if viewer.enterprise_id is None or viewer.enterprise_id not in ent_ids:  # the terms an enterprise agreed to are its own business, and the officials'
-            card["contract"] = card["agreement"] = card["development"] = None
-        for h in card["history"]:
-            h["actor"] = "—"
-            h["before"] = h["after"] = None
+        card["history"] = [audit.masked(h) for h in card["history"]]
     return card
 
 
-def _visible_parcel(s: Session, code: str, viewer: Principal) -> Parcel:
+def visible_parcel(s: Session, code: str, viewer: Principal) -> Parcel:
     """The parcel, if ``viewer`` may see it; otherwise NotFound (existence not revealed)."""
-    p = s.scalar(select(Parcel).where(Parcel.code == (code or "").strip().upper(), access.parcel_condition(viewer)))
+    p = s.scalar(select(Parcel).where(Parcel.code == _code_key(code), access.parcel_condition(viewer)))
     if p is None:
         raise NotFound("宗地", code)
     return p
 
 
-def _plain(obj, exclude: set[str]) -> dict[str, Any]:
-    from ..storage.history import to_json_value
+def sees_ledgers(s: Session, viewer: Principal, parcel: Parcel) -> bool:
+    """Whether ``viewer`` may read the parcel's contract, 履约监管协议 and development facts:
+    the officials and departments of its jurisdiction, and an enterprise using the parcel —
+    the terms an enterprise agreed to are its own business and the officials'."""
+    if audit.sees_parcel_in_full(viewer, parcel.county_id, parcel.zone_id):
+        return True
+    return viewer.role is Role.ENTERPRISE and viewer.enterprise_id is not None and s.scalar(
+        select(Occupancy.id).where(Occupancy.parcel_id == parcel.id,
+                                   Occupancy.enterprise_id == viewer.enterprise_id).limit(1)) is not None
 
+
+def plain_record(obj, exclude: set[str] = frozenset()) -> dict[str, Any]:
+    """A record's columns as JSON values (dates ISO, geometries WKT), with the Chinese label
+    beside each vocabulary value (``state_label`` …)."""
     out = {}
     for attr in obj.__mapper__.column_attrs:
-        if attr.key in exclude or attr.key == "id":
+        if attr.key in exclude:
             continue
         value = to_json_value(getattr(obj, attr.key))
         out[attr.key] = value
-        if attr.key in _LABELLED_FIELDS and value is not None:
-            out[f"{attr.key}_label"] = _LABELLED_FIELDS[attr.key](value).label
+        if attr.key in LABELLED_FIELDS and value is not None:
+            out[f"{attr.key}_label"] = LABELLED_FIELDS[attr.key](value).label
     return out
 
 
-def parcel_history(db: Database, code: str) -> list[dict[str, Any]]:
-    """一地一档: every recorded change of the parcel and its related records, oldest first."""
+def parcel_history(db: Database, code: str, viewer: Principal = SYSTEM) -> list[dict[str, Any]]:
+    """一地一档: every recorded change of the parcel and its related records, oldest first,
+    as ``viewer`` may read it (see :func:`history_page`)."""
+    return history_page(db, code, viewer=viewer, limit=None)[0]
+
+
+def history_page(db: Database, code: str, *, viewer: Principal, sort: list[tuple[str, bool]] | None = None,
+                 limit: int | None = 100, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """A page of the parcel's archive (oldest first unless ``sort`` says otherwise) and its size.
+
+    A parcel outside the viewer's view is "not found". Like the card, the archive names the
+    officials and shows before/after values only to the officials and departments of the
+    parcel's jurisdiction (``audit.sees_parcel_in_full``); others read what changed
+    and when.
+    """
     with db.reader() as s:
-        return _history(s, _parcel(s, code))
+        p = visible_parcel(s, code, viewer)
+        items, total = audit.query_entries(s, ChangeLog.parcel_id == p.id, sort or [("at", False)], limit, offset)
+        full = audit.sees_parcel_in_full(viewer, p.county_id, p.zone_id)
+    return (items if full else [audit.masked(h) for h in items]), total
 
 
 def _history(s: Session, p: Parcel) -> list[dict[str, Any]]:
-    rows = s.scalars(select(ChangeLog).where(ChangeLog.parcel_id == p.id)
-                     .order_by(ChangeLog.at, ChangeLog.id)).all()
-    return [{
-        "at": r.at.isoformat() if r.at else None,
-        "actor": r.actor,
-        "action": r.action,
-        "entity": r.entity,
-        "entity_id": r.entity_id,
-        "reason": r.reason,
-        "summary": change_summary(r.action, r.entity, r.before, r.after),
-        "before": r.before,
-        "after": r.after,
-    } for r in rows]
-
-
-def change_summary(action: str, entity: str, before: dict | None, after: dict | None) -> str:
-    """A one-line Chinese description of a change-log row."""
-    what = ENTITY_LABELS.get(entity, entity)
-    if action == "create":
-        return f"新建{what}"
-    if action == "delete":
-        return f"删除{what}"
-    parts = []
-    for k in (after or {}):
-        if k == "version":
-            continue
-        parts.append(f"{field_label(k)}：{_show(k, (before or {}).get(k))} → {_show(k, after[k])}")
-    verb = {"conflict": f"修改{what}被拒绝（版本冲突，提交版本 {(after or {}).get('version')}）",
-            "denied": f"修改{what}被拒绝（无权限）"}.get(action, f"修改{what}")
-    return f"{verb}：" + "；".join(parts) if parts else verb
-
-
-def _show(field: str, value) -> str:
-    if value is None:
-        return "（空）"
-    if field == "geometry":
-        return "（图形）"
-    enum = _LABELLED_FIELDS.get(field)
-    if enum is not None:
-        try:
-            return enum(value).label
-        except ValueError:
-            return str(value)
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, list):
-        return "、".join(str(v) for v in value) or "（无）"
-    return str(value)
+    return audit.query_entries(s, ChangeLog.parcel_id == p.id, [("at", False)], None, 0)[0]

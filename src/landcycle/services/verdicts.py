@@ -1,5 +1,11 @@
 """Reading a stored evaluation as verdicts: for one parcel or one enterprise, the rule, the
-outcome, the figures, the reasons and the clause — computed with the run's own rulebook."""
+outcome, the figures, the reasons and the clause — computed with the run's own rulebook.
+
+Verdicts carry tax and output figures, so callers need ``Action.READ_CONFIDENTIAL`` and the
+subject must be theirs to read: a parcel in their jurisdiction (an enterprise account: a parcel
+whose evaluated land user it is), an enterprise whose confidential data they may read
+(``services.access.enterprise_condition``). Anything else is "not found".
+"""
 
 from __future__ import annotations
 
@@ -8,11 +14,13 @@ from typing import Any
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
+from ..domain.access import SYSTEM, Action, Principal, Role
 from ..domain.errors import NotFound
 from ..domain.rules import stored_verdicts as sv
 from ..storage.db import Database
 from ..storage.evaluation_schema import EnterpriseEvaluation, EvaluationRun, ParcelEvaluation
 from ..storage.schema import Enterprise, Parcel
+from . import access
 from .evaluation import run_rulebook
 
 
@@ -36,13 +44,18 @@ def _run_info(run: EvaluationRun) -> dict[str, Any]:
             "rulebook_version": run.rulebook_version, "inputs_fingerprint": run.inputs_fingerprint}
 
 
-def parcel_verdicts(db: Database, code: str, run_id: int | None = None) -> dict[str, Any]:
+def parcel_verdicts(db: Database, code: str, run_id: int | None = None, *,
+                    viewer: Principal = SYSTEM) -> dict[str, Any]:
     """R1, R3 and R4 verdicts of a parcel in a run (default: the newest run that holds it)."""
+    access.require(viewer, Action.READ_CONFIDENTIAL)
     with db.reader() as s:
         parcel = s.scalar(select(Parcel).where(Parcel.code == code.strip().upper()))
-        if parcel is None:
+        if parcel is None or (viewer.role is not Role.ENTERPRISE
+                              and not viewer.sees_confidential_of(parcel.county_id, parcel.zone_id)):
             raise NotFound("宗地", code)
         result = _latest(s, ParcelEvaluation, ParcelEvaluation.parcel_id, parcel.id, run_id)
+        if viewer.role is Role.ENTERPRISE and (result is None or result.owner_enterprise_id != viewer.enterprise_id):
+            raise NotFound("宗地", code)  # an enterprise reads the verdicts of the land it uses only
         if result is None:
             raise NotFound("宗地评价结果", f"{code}（批次 {run_id if run_id is not None else '任意'}）")
         run = s.get(EvaluationRun, result.run_id)
@@ -54,10 +67,13 @@ def parcel_verdicts(db: Database, code: str, run_id: int | None = None) -> dict[
                 "verdicts": [v.to_dict() for v in verdicts]}
 
 
-def enterprise_verdicts(db: Database, credit_code: str, run_id: int | None = None) -> dict[str, Any]:
+def enterprise_verdicts(db: Database, credit_code: str, run_id: int | None = None, *,
+                        viewer: Principal = SYSTEM) -> dict[str, Any]:
     """R1 and R2 verdicts of an enterprise in a run (its current result version)."""
+    access.require(viewer, Action.READ_CONFIDENTIAL)
     with db.reader() as s:
-        enterprise = s.scalar(select(Enterprise).where(Enterprise.credit_code == credit_code.strip().upper()))
+        enterprise = s.scalar(select(Enterprise).where(Enterprise.credit_code == credit_code.strip().upper(),
+                                                       access.enterprise_condition(viewer, Enterprise.id)))
         if enterprise is None:
             raise NotFound("企业", credit_code)
         result = _latest(s, EnterpriseEvaluation, EnterpriseEvaluation.enterprise_id, enterprise.id, run_id)

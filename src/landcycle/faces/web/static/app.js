@@ -6,13 +6,21 @@
  * from a CDN, and no glyph or sprite server is used (labels are drawn with the
  * browser's local fonts).
  *
+ * Maps read tiles, lists read pages: parcels, zones and counties are drawn from
+ * vector tiles (MapLibre "vector" sources built from each layer's TileJSON); the page
+ * never downloads a layer of parcels as GeoJSON. The anonymous public gets the
+ * published supply list ("supply" layer), signed-in users the parcels of their
+ * jurisdiction ("parcels" layer; the session cookie goes with every tile request).
+ *
  * API contract used here:
  *   GET /api/config          -> {basemap_url, center: [lon, lat], zoom}
- *   GET /api/jurisdictions   -> FeatureCollection (kind: city|county|management_area|zone)
+ *   GET /api/jurisdictions   -> FeatureCollection (kind: city|county|management_area|zone),
+ *                               for the filter lists, zoom-to and the labels
  *   GET /api/meta/states     -> [{value, label}, ...] lifecycle states in order
- *   GET /api/parcels?county=&zone=&state=&bbox=&limit=&offset=
- *                            -> FeatureCollection + numberMatched/numberReturned/links
- *   GET /api/parcels/{code}  -> parcel card ("一宗一卡")
+ *   GET /api/auth/me         -> {role, ...}: "public" when not signed in
+ *   GET /tiles/{layer}.json  -> TileJSON 3.0 (tiles, minzoom, maxzoom, bounds)
+ *   GET /tiles/{layer}/{z}/{x}/{y}.mvt -> Mapbox Vector Tile (source-layer = layer)
+ *   GET /api/parcels/{code}  -> parcel card ("一宗一卡"), fetched for one clicked parcel
  *
  * API data is never parsed as HTML: all text goes through textContent or
  * text nodes (see el()).
@@ -24,13 +32,17 @@
     config: '/api/config',
     jurisdictions: '/api/jurisdictions',
     states: '/api/meta/states',
-    parcels: '/api/parcels'
+    me: '/api/auth/me',
+    parcels: '/api/parcels',
+    tiles: '/tiles'
   };
 
-  var PARCEL_MIN_ZOOM = 11;   // below this zoom no parcels are requested
-  var PAGE_LIMIT = 1000;      // API maximum per page
-  var MAX_NEXT_PAGES = 3;     // follow at most this many `next` links per view
-  var DEBOUNCE_MS = 300;
+  // Tile layers: the public supply list for anonymous visitors, the scoped parcels
+  // layer for signed-in users; jurisdiction outlines for everyone.
+  var PUBLIC_PARCEL_LAYER = 'supply';
+  var SCOPED_PARCEL_LAYER = 'parcels';
+  var BOUNDARY_LAYERS = ['counties', 'zones'];
+  var DEFAULT_PARCEL_MIN_ZOOM = 14;  // until the TileJSON says otherwise
   var DEFAULT_VIEW = { center: [113.852, 34.036], zoom: 9 };  // 许昌市区
   var SQM_PER_MU = 10000 / 15;
 
@@ -84,6 +96,8 @@
 
   var map = null;
   var mapLoaded = false;
+  var parcelLayer = PUBLIC_PARCEL_LAYER;  // source-layer of the parcel tiles
+  var parcelMinZoom = DEFAULT_PARCEL_MIN_ZOOM;
   var states = [];                  // [{value, label}]
   var stateLabels = {};             // value -> label
   var counties = [];                // jurisdiction features, kind "county"
@@ -92,10 +106,8 @@
   var filters = { county: '', zone: '', state: '' };
   var highlighted = { counties: null, zones: null };
 
-  var refreshTimer = null;
-  var inflight = null;              // AbortController of the running parcel request
-  var lastKey = null;               // URL of the parcels currently shown / loading
   var popup = null;
+  var selectedCode = '';
 
   // ---- small helpers ----------------------------------------------------
 
@@ -299,12 +311,34 @@
     return ['case', ['boolean', ['feature-state', 'selected'], false], whenSelected, otherwise];
   }
 
-  function buildStyle(basemapUrl) {
+  /** The same-origin address of a tile URL template from a TileJSON document. */
+  function sameOrigin(template) {
+    var at = String(template).indexOf(API.tiles + '/');
+    return at < 0 ? String(template) : window.location.origin + String(template).slice(at);
+  }
+
+  /** A MapLibre vector source from a layer's TileJSON; feature ids promoted from `code`. */
+  function vectorSource(doc, layer) {
+    var promote = {};
+    promote[layer] = 'code';
+    var source = {
+      type: 'vector',
+      tiles: (doc.tiles || []).map(sameOrigin),
+      minzoom: doc.minzoom,
+      maxzoom: doc.maxzoom,
+      promoteId: promote
+    };
+    if (Array.isArray(doc.bounds) && doc.bounds.length === 4) source.bounds = doc.bounds;
+    if (doc.attribution) source.attribution = String(doc.attribution);
+    return source;
+  }
+
+  function buildStyle(basemapUrl, docs) {
     var sources = {
-      counties: { type: 'geojson', data: EMPTY_FC, promoteId: 'code' },
-      zones: { type: 'geojson', data: EMPTY_FC, promoteId: 'code' },
+      counties: vectorSource(docs.counties, 'counties'),
+      zones: vectorSource(docs.zones, 'zones'),
       'boundary-labels': { type: 'geojson', data: EMPTY_FC },
-      parcels: { type: 'geojson', data: EMPTY_FC, promoteId: 'code' }
+      parcels: vectorSource(docs.parcels, parcelLayer)
     };
     var layers = [
       { id: 'background', type: 'background', paint: { 'background-color': '#eceae3' } }
@@ -315,15 +349,15 @@
     }
     layers.push(
       {
-        id: 'county-fill', type: 'fill', source: 'counties',
+        id: 'county-fill', type: 'fill', source: 'counties', 'source-layer': 'counties',
         paint: { 'fill-color': '#ffffff', 'fill-opacity': basemapUrl ? 0.12 : 0.7 }
       },
       {
-        id: 'parcels-fill', type: 'fill', source: 'parcels',
+        id: 'parcels-fill', type: 'fill', source: 'parcels', 'source-layer': parcelLayer,
         paint: { 'fill-color': parcelColorExpression(), 'fill-opacity': 0.8 }
       },
       {
-        id: 'parcels-line', type: 'line', source: 'parcels',
+        id: 'parcels-line', type: 'line', source: 'parcels', 'source-layer': parcelLayer,
         paint: {
           'line-color': '#3a3a3a',
           'line-opacity': 0.55,
@@ -331,12 +365,12 @@
         }
       },
       {
-        id: 'parcel-selected', type: 'line', source: 'parcels',
+        id: 'parcel-selected', type: 'line', source: 'parcels', 'source-layer': parcelLayer,
         filter: ['==', ['get', 'code'], ''],
         paint: { 'line-color': SELECT_LINE, 'line-width': 3 }
       },
       {
-        id: 'county-line', type: 'line', source: 'counties',
+        id: 'county-line', type: 'line', source: 'counties', 'source-layer': 'counties',
         layout: { 'line-join': 'round' },
         paint: {
           'line-color': selectedCase(SELECT_LINE, COUNTY_LINE),
@@ -346,7 +380,7 @@
         }
       },
       {
-        id: 'zone-line', type: 'line', source: 'zones',
+        id: 'zone-line', type: 'line', source: 'zones', 'source-layer': 'zones',
         layout: { 'line-join': 'round' },
         paint: {
           'line-color': ZONE_LINE,
@@ -451,12 +485,12 @@
   function setHighlight(sourceId, code) {
     if (!map || !mapLoaded) return;
     var prev = highlighted[sourceId];
-    if (prev) map.setFeatureState({ source: sourceId, id: prev }, { selected: false });
+    if (prev) map.setFeatureState({ source: sourceId, sourceLayer: sourceId, id: prev }, { selected: false });
     highlighted[sourceId] = code || null;
-    if (code) map.setFeatureState({ source: sourceId, id: code }, { selected: true });
+    if (code) map.setFeatureState({ source: sourceId, sourceLayer: sourceId, id: code }, { selected: true });
   }
 
-  /** Fly to a jurisdiction; returns true if the map will move (moveend refreshes). */
+  /** Fly to a jurisdiction; returns true if the map will move. */
   function zoomTo(code) {
     var f = code && byCode[code];
     var b = f && featureBounds(f);
@@ -470,19 +504,20 @@
     fillZoneSelect();
     setHighlight('counties', filters.county);
     setHighlight('zones', filters.zone);
-    var target = filters.zone || filters.county;
-    if (!zoomTo(target)) scheduleRefresh(0);
+    applyFilters();
+    zoomTo(filters.zone || filters.county);
   }
 
   function onZoneChange() {
     filters.zone = $('filter-zone').value;
     setHighlight('zones', filters.zone);
-    if (!zoomTo(filters.zone || filters.county)) scheduleRefresh(0);
+    applyFilters();
+    zoomTo(filters.zone || filters.county);
   }
 
   function onStateChange() {
     filters.state = $('filter-state').value;
-    scheduleRefresh(0);
+    applyFilters();
   }
 
   function onReset(event) {
@@ -493,7 +528,7 @@
     fillZoneSelect();
     setHighlight('counties', null);
     setHighlight('zones', null);
-    scheduleRefresh(0);
+    applyFilters();
   }
 
   // ---- legend -----------------------------------------------------------
@@ -508,147 +543,67 @@
     list.append(other);
   }
 
-  function updateLegendOther(features) {
+  function updateLegendOther(anyOther) {
     var other = $('legend-other');
-    if (!other) return;
-    other.hidden = !features.some(function (f) {
-      return colorFor(props(f).state) === FALLBACK_COLOR;
-    });
+    if (other) other.hidden = !anyOther;
   }
 
-  // ---- parcels ------------------------------------------------------------
+  // ---- parcels (vector tiles) --------------------------------------------
 
-  function round6(x) {
-    return Math.round(x * 1e6) / 1e6;
+  /** The county/zone/state filters as a MapLibre expression on the tile attributes. */
+  function parcelFilter() {
+    var f = ['all'];
+    if (filters.county) f.push(['==', ['get', 'county_code'], filters.county]);
+    if (filters.zone) f.push(['==', ['get', 'zone_code'], filters.zone]);
+    if (filters.state) f.push(['==', ['get', 'state'], filters.state]);
+    return f;
   }
 
-  function currentBbox() {
-    var b = map.getBounds();
-    return [
-      round6(Math.max(-180, b.getWest())),
-      round6(Math.max(-90, b.getSouth())),
-      round6(Math.min(180, b.getEast())),
-      round6(Math.min(90, b.getNorth()))
-    ];
+  function matchesFilters(p) {
+    return (!filters.county || str(p.county_code) === filters.county) &&
+      (!filters.zone || str(p.zone_code) === filters.zone) &&
+      (!filters.state || str(p.state) === filters.state);
   }
 
-  function parcelsUrl(bbox) {
-    var q = new URLSearchParams();
-    if (filters.county) q.set('county', filters.county);
-    if (filters.zone) q.set('zone', filters.zone);
-    if (filters.state) q.set('state', filters.state);
-    q.set('bbox', bbox.join(','));
-    q.set('limit', String(PAGE_LIMIT));
-    return API.parcels + '?' + q.toString();
-  }
-
-  /** The `next` link of a page, if it stays on this origin. */
-  function nextUrl(page) {
-    var links = Array.isArray(page && page.links) ? page.links : [];
-    for (var i = 0; i < links.length; i++) {
-      var l = links[i];
-      if (l && l.rel === 'next' && typeof l.href === 'string' && l.href) {
-        var u = new URL(l.href, window.location.href);
-        return u.origin === window.location.origin ? u.pathname + u.search : null;
-      }
-    }
-    return null;
-  }
-
-  function fetchParcelPages(url, signal) {
-    var seen = {};
-    var features = [];
-    var matched = null;
-    var pages = 0;
-    function take(page) {
-      if (matched === null && isFiniteNumber(page.numberMatched)) matched = page.numberMatched;
-      (Array.isArray(page.features) ? page.features : []).forEach(function (f) {
-        if (!f || !f.geometry) return;
-        var code = str(props(f).code || f.id);
-        if (seen[code]) return;
-        seen[code] = true;
-        features.push(f);
-      });
-      var next = nextUrl(page);
-      if (next && pages < MAX_NEXT_PAGES) {
-        pages += 1;
-        return fetchJSON(next, signal).then(take);
-      }
-      return { features: features, matched: matched, complete: !next };
-    }
-    return fetchJSON(url, signal).then(take);
-  }
-
-  function setParcels(features) {
+  function applyFilters() {
     if (!map || !mapLoaded) return;
-    map.getSource('parcels').setData({ type: 'FeatureCollection', features: features });
-    updateLegendOther(features);
-    // Close the popup if its parcel is no longer shown (filtered out / out of view).
-    if (popup && !features.some(function (f) { return str(props(f).code) === popup.parcelCode; })) {
-      closePopup();
-    }
+    var f = parcelFilter();
+    map.setFilter('parcels-fill', f);
+    map.setFilter('parcels-line', f);
+    map.setFilter('parcel-selected', ['all', f, ['==', ['get', 'code'], selectedCode]]);
+    // Close the popup when its parcel is filtered out.
+    if (popup && popup.parcelProps && !matchesFilters(popup.parcelProps)) closePopup();
   }
 
   function showZoomHint() {
     setStatus(['放大地图以查看宗地']);
   }
 
-  function showCount(result) {
-    var shown = result.features.length;
-    var total = result.matched !== null ? result.matched : shown;
-    var parts = ['当前视野内 ', el('strong', { text: total.toLocaleString('zh-CN') }), ' 宗'];
-    if (shown < total) {
-      parts.push(el('span', {
-        class: 'status-note',
-        text: '已显示其中 ' + shown.toLocaleString('zh-CN') + ' 宗，请放大地图或增加筛选条件查看全部'
-      }));
-    }
-    setStatus(parts);
-  }
-
-  function scheduleRefresh(delay) {
-    clearTimeout(refreshTimer);
-    refreshTimer = setTimeout(refresh, delay == null ? DEBOUNCE_MS : delay);
-  }
-
-  function abortInflight() {
-    if (inflight) inflight.abort();
-    inflight = null;
-  }
-
-  function refresh() {
+  /** Count the parcels drawn in the view (from the rendered tiles, no extra request). */
+  function updateStatus() {
     if (!map || !mapLoaded) return;
-    if (map.getZoom() < PARCEL_MIN_ZOOM) {
-      abortInflight();
-      lastKey = null;
-      setParcels([]);
-      closePopup();
-      showError('');
+    if (map.getZoom() < parcelMinZoom) {
+      updateLegendOther(false);
       showZoomHint();
       return;
     }
-    var url = parcelsUrl(currentBbox());
-    if (url === lastKey) return;  // same view and filters: nothing new to load
-    abortInflight();
-    lastKey = url;
-    var ctrl = new AbortController();
-    inflight = ctrl;
-    setStatus(['正在加载宗地…']);
-    fetchParcelPages(url, ctrl.signal).then(function (result) {
-      if (inflight !== ctrl) return;
-      inflight = null;
-      showError('');
-      setParcels(result.features);
-      showCount(result);
-    }).catch(function (err) {
-      if (inflight !== ctrl) return;  // superseded (aborted) request
-      inflight = null;
-      lastKey = null;
-      console.error(err);
-      setParcels([]);  // never leave stale parcels on screen as if they were current
-      setStatus(['宗地数据未能加载']);
-      showError('宗地数据加载失败，请检查网络或稍后重试。');
+    var seen = {};
+    var count = 0;
+    var anyOther = false;
+    map.queryRenderedFeatures({ layers: ['parcels-fill'] }).forEach(function (f) {
+      var p = props(f);
+      var code = str(p.code);
+      if (!code || seen[code]) return;
+      seen[code] = true;
+      count += 1;
+      if (colorFor(p.state) === FALLBACK_COLOR) anyOther = true;
     });
+    updateLegendOther(anyOther);
+    var parts = ['当前视野内 ', el('strong', { text: count.toLocaleString('zh-CN') }), ' 宗'];
+    if (parcelLayer === PUBLIC_PARCEL_LAYER) {
+      parts.push(el('span', { class: 'status-note', text: '（公开的可供土地清单；登录后可查看辖区内全部宗地）' }));
+    }
+    setStatus(parts);
   }
 
   // ---- popup ------------------------------------------------------------
@@ -672,16 +627,33 @@
     return text;
   }
 
+  function select(code) {
+    selectedCode = code || '';
+    applyFilters();
+  }
+
+  /** 坐落 is not in the tiles: read it from the parcel's card (one record). */
+  function fillLocation(code, node) {
+    fetchJSON(API.parcels + '/' + encodeURIComponent(code)).then(function (card) {
+      var loc = card && card.parcel ? str(card.parcel.location) : '';
+      node.textContent = loc || '—';
+    }).catch(function () {
+      node.textContent = '—';
+    });
+  }
+
   function showParcelPopup(p, lngLat) {
     var code = str(p.code);
     var stateText = str(p.state_label || stateLabels[p.state] || p.state) || '—';
+    var location = el('dd', { text: '正在读取…' });
     var rows = [
-      ['坐落', str(p.location) || '—'],
       ['状态', [swatch(colorFor(p.state)), stateText]],
       ['面积', formatArea(p)],
-      ['所属集聚区', str(p.zone_name) || '—']
+      ['所属集聚区', str(p.zone_name) || '—'],
+      ['所属县区', str(p.county_name) || '—']
     ];
-    var dl = el('dl');
+    if (p.inefficiency_label) rows.push(['低效类别', str(p.inefficiency_label)]);
+    var dl = el('dl', null, [el('dt', { text: '坐落' }), location]);
     rows.forEach(function (r) {
       dl.append(el('dt', { text: r[0] }), el('dd', null, [].concat(r[1])));
     });
@@ -699,12 +671,14 @@
       .setLngLat(lngLat)
       .setDOMContent(content);
     opened.parcelCode = code;
+    opened.parcelProps = p;
     opened.on('close', function () {
       if (popup === opened) popup = null;
-      if (map) map.setFilter('parcel-selected', ['==', ['get', 'code'], '']);
+      select('');
     });
     popup = opened.addTo(map);
-    map.setFilter('parcel-selected', ['==', ['get', 'code'], code]);
+    select(code);
+    fillLocation(code, location);
   }
 
   // ---- jurisdictions ------------------------------------------------------
@@ -725,11 +699,9 @@
     fillZoneSelect();
   }
 
-  function drawJurisdictions() {
+  /** One label point per county and zone (the outlines themselves come from the tiles). */
+  function drawJurisdictionLabels() {
     if (!map || !mapLoaded) return;
-    var withGeom = function (f) { return f.geometry; };
-    map.getSource('counties').setData({ type: 'FeatureCollection', features: counties.filter(withGeom) });
-    map.getSource('zones').setData({ type: 'FeatureCollection', features: zones.filter(withGeom) });
     var labels = [];
     counties.concat(zones).forEach(function (f) {
       var pt = f.geometry && labelPoint(f);
@@ -770,12 +742,22 @@
       isFiniteNumber(cfg.zoom);
   }
 
-  function createMap(cfg) {
+  /** Tile requests carry the session cookie (same origin), so the parcels are the caller's. */
+  function transformRequest(url) {
+    if (url.indexOf(window.location.origin + API.tiles + '/') === 0) {
+      return { url: url, credentials: 'same-origin' };
+    }
+    return { url: url };
+  }
+
+  function createMap(cfg, docs) {
     var basemap = cfg && typeof cfg.basemap_url === 'string' ? cfg.basemap_url.trim() : '';
     var view = validView(cfg) ? cfg : DEFAULT_VIEW;
     map = new maplibregl.Map({
       container: 'map',
-      style: buildStyle(basemap),
+      style: buildStyle(basemap, docs),
+      transformRequest: transformRequest,
+      hash: true,  // #zoom/lat/lon in the address: a view can be shared or reloaded
       center: view.center,
       zoom: view.zoom,
       maxPitch: 0,
@@ -790,8 +772,7 @@
     map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
     map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
 
-    map.on('movestart', function () { clearTimeout(refreshTimer); });
-    map.on('moveend', function () { scheduleRefresh(); });
+    map.on('idle', updateStatus);
     map.on('click', 'parcels-fill', function (e) {
       var f = e.features && e.features[0];
       if (f) showParcelPopup(props(f), e.lngLat);
@@ -800,6 +781,7 @@
     map.on('mouseleave', 'parcels-fill', function () { map.getCanvas().style.cursor = ''; });
     map.on('error', function (e) {
       console.error('map error', e && e.error);
+      if (e && e.sourceId === 'parcels') showError('宗地瓦片加载失败，请检查网络或稍后重试。');
     });
     return new Promise(function (resolve) {
       map.once('load', function () { mapLoaded = true; resolve(); });
@@ -823,6 +805,25 @@
     var configP = settle(fetchJSON(API.config));
     var statesP = settle(fetchJSON(API.states));
     var jurisdictionsP = settle(fetchJSON(API.jurisdictions));
+    // Signed in: the parcels of the caller's jurisdiction; otherwise the public supply list.
+    var tilesP = settle(fetchJSON(API.me).then(function (me) {
+      return me && me.role && me.role !== 'public' ? SCOPED_PARCEL_LAYER : PUBLIC_PARCEL_LAYER;
+    }, function () {
+      return PUBLIC_PARCEL_LAYER;
+    }).then(function (layer) {
+      parcelLayer = layer;
+      var names = { parcels: layer };
+      BOUNDARY_LAYERS.forEach(function (name) { names[name] = name; });
+      var keys = Object.keys(names);
+      return Promise.all(keys.map(function (k) {
+        return fetchJSON(API.tiles + '/' + names[k] + '.json');
+      })).then(function (list) {
+        var docs = {};
+        keys.forEach(function (k, i) { docs[k] = list[i]; });
+        if (isFiniteNumber(docs.parcels.minzoom)) parcelMinZoom = docs.parcels.minzoom;
+        return docs;
+      });
+    }));
     var errors = [];
 
     statesP.then(function (r) {
@@ -840,17 +841,22 @@
     });
 
     var config = null;
-    var mapP = configP.then(function (r) {
-      config = r.ok ? r.value : null;
-      if (!r.ok) errors.push('地图配置');
+    var mapP = Promise.all([configP, tilesP]).then(function (r) {
+      config = r[0].ok ? r[0].value : null;
+      if (!r[0].ok) errors.push('地图配置');
+      if (!r[1].ok) {
+        errors.push('地图瓦片服务');
+        throw new Error('tile layers unavailable');
+      }
       if (typeof maplibregl === 'undefined') throw new Error('maplibregl is not loaded');
-      return createMap(config);
+      return createMap(config, r[1].value);
     }).catch(function (err) {
       console.error(err);
       map = null;
-      showMapMessage(typeof maplibregl === 'undefined'
-        ? '地图组件未能加载，请联系系统管理员（需先构建静态资源）。'
-        : '地图无法显示：当前浏览器可能不支持 WebGL。');
+      var message = '地图无法显示：当前浏览器可能不支持 WebGL。';
+      if (typeof maplibregl === 'undefined') message = '地图组件未能加载，请联系系统管理员（需先构建静态资源）。';
+      else if (errors.indexOf('地图瓦片服务') >= 0) message = '地图瓦片服务暂不可用，请稍后重试。';
+      showMapMessage(message);
     });
 
     Promise.all([mapP, statesP, jurisdictionsP]).then(function () {
@@ -859,7 +865,8 @@
         setStatus(['地图不可用']);
         return;
       }
-      drawJurisdictions();
+      drawJurisdictionLabels();
+      applyFilters();
       if (!validView(config) && counties.length) {
         // No usable view in /api/config: frame all counties instead.
         var all = { geometry: { coordinates: counties.map(function (f) {
@@ -868,7 +875,7 @@
         var b = featureBounds(all);
         if (b) map.fitBounds(b, { padding: 20, duration: 0 });
       }
-      refresh();
+      updateStatus();
     });
   }
 
