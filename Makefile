@@ -39,6 +39,7 @@ bench: install
 	$(BIN)/python benchmarks/demo_generation.py
 	$(BIN)/python benchmarks/evaluation.py
 	$(BIN)/python benchmarks/import_parcels.py
+	$(BIN)/python benchmarks/api_load.py
 
 clean:
 	rm -rf $(VENV) var src/landcycle/faces/web/static/vendor web/node_modules

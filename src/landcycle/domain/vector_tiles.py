@@ -49,17 +49,21 @@ def tile_bounds(z: int, x: int, y: int, margin: float = 0.0) -> tuple[float, flo
 
 
 def _transformer(inverse: bool) -> Transformer:
-    # pyproj Transformers must not be shared between threads; each server thread builds its
-    # own pair once (0.1–0.4 s, paid on its first tile) and keeps it.
+    # pyproj Transformers must not be shared between threads, and building one from EPSG codes
+    # searches PROJ's database (≈ 0.15 s). The search runs once per process; each thread then
+    # builds its own from the found pipeline's definition (≈ 0.2 ms, same output).
     key = "inverse" if inverse else "forward"
     t = getattr(_THREAD, key, None)
     if t is None:
-        src, dst = (WEB_MERCATOR_EPSG, CANONICAL_EPSG) if inverse else (CANONICAL_EPSG, WEB_MERCATOR_EPSG)
-        t = Transformer.from_crs(src, dst, always_xy=True)
+        t = Transformer.from_pipeline(_PIPELINES[inverse])
         setattr(_THREAD, key, t)
     return t
 
 
+_PIPELINES = {inverse: Transformer.from_crs(*((WEB_MERCATOR_EPSG, CANONICAL_EPSG) if inverse
+                                              else (CANONICAL_EPSG, WEB_MERCATOR_EPSG)),
+                                            always_xy=True).definition
+              for inverse in (False, True)}
 _THREAD = threading.local()
 
 

