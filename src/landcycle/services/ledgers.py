@@ -83,6 +83,28 @@ def _is_industrial(parcel: Parcel) -> bool:
     return (parcel.land_use or "").startswith("06")
 
 
+def _parcel_records(db: Database, model, view, parcel_code: str, viewer: Principal,
+                    sort: list[tuple[str, bool]] | None, allowed: tuple[str, ...], limit: int,
+                    offset: int) -> tuple[list[dict[str, Any]], int]:
+    """A page of one kind of ledger record of a parcel the viewer may read (newest signed first
+    by default), with the total."""
+    order = _order(model, sort or [("signed_date", True)], allowed)
+    with db.reader() as s:
+        p = _readable_parcel(s, parcel_code, viewer)
+        where = model.parcel_id == p.id
+        total = s.scalar(select(func.count()).select_from(model).where(where))
+        rows = s.scalars(select(model).where(where).order_by(*order).limit(limit).offset(offset)).all()
+        return [view(s, r) for r in rows], total
+
+
+def _by_id(s: Session, model, record_id: int, what: str):
+    """The record with this id, or NotFound naming ``what``."""
+    r = s.get(model, record_id) if _small_id(record_id) else None
+    if r is None:
+        raise NotFound(what, str(record_id))
+    return r
+
+
 # --------------------------------------------------------------------------- contracts
 def contract_view(s: Session, c: SupplyContract) -> dict[str, Any]:
     out = registry.plain_record(c, exclude={"parcel_id"})
@@ -93,20 +115,12 @@ def contract_view(s: Session, c: SupplyContract) -> dict[str, Any]:
 def list_contracts(db: Database, parcel_code: str, *, viewer: Principal, sort: list[tuple[str, bool]] | None = None,
                    limit: int = 100, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     """The parcel's supply contracts (newest signed first by default)."""
-    order = _order(SupplyContract, sort or [("signed_date", True)], CONTRACT_SORT_FIELDS)
-    with db.reader() as s:
-        p = _readable_parcel(s, parcel_code, viewer)
-        where = SupplyContract.parcel_id == p.id
-        total = s.scalar(select(func.count()).select_from(SupplyContract).where(where))
-        rows = s.scalars(select(SupplyContract).where(where).order_by(*order).limit(limit).offset(offset)).all()
-        return [contract_view(s, c) for c in rows], total
+    return _parcel_records(db, SupplyContract, contract_view, parcel_code, viewer, sort, CONTRACT_SORT_FIELDS,
+                           limit, offset)
 
 
 def _contract(s: Session, contract_id: int) -> SupplyContract:
-    c = s.get(SupplyContract, contract_id) if _small_id(contract_id) else None
-    if c is None:
-        raise NotFound("供地合同", str(contract_id))
-    return c
+    return _by_id(s, SupplyContract, contract_id, "供地合同")
 
 
 def get_contract(db: Database, contract_id: int, *, viewer: Principal) -> dict[str, Any]:
@@ -191,20 +205,12 @@ def list_agreements(db: Database, parcel_code: str, *, viewer: Principal,
                     sort: list[tuple[str, bool]] | None = None, limit: int = 100,
                     offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     """The parcel's 履约监管协议 (newest signed first by default)."""
-    order = _order(PerformanceAgreement, sort or [("signed_date", True)], AGREEMENT_SORT_FIELDS)
-    with db.reader() as s:
-        p = _readable_parcel(s, parcel_code, viewer)
-        where = PerformanceAgreement.parcel_id == p.id
-        total = s.scalar(select(func.count()).select_from(PerformanceAgreement).where(where))
-        rows = s.scalars(select(PerformanceAgreement).where(where).order_by(*order).limit(limit).offset(offset)).all()
-        return [agreement_view(s, a) for a in rows], total
+    return _parcel_records(db, PerformanceAgreement, agreement_view, parcel_code, viewer, sort,
+                           AGREEMENT_SORT_FIELDS, limit, offset)
 
 
 def _agreement(s: Session, agreement_id: int) -> PerformanceAgreement:
-    a = s.get(PerformanceAgreement, agreement_id) if _small_id(agreement_id) else None
-    if a is None:
-        raise NotFound("履约监管协议", str(agreement_id))
-    return a
+    return _by_id(s, PerformanceAgreement, agreement_id, "履约监管协议")
 
 
 def get_agreement(db: Database, agreement_id: int, *, viewer: Principal) -> dict[str, Any]:
