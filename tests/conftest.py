@@ -28,6 +28,9 @@ from landcycle.storage.db import Database  # noqa: E402
 
 PG_URL = os.environ.get("LANDCYCLE_TEST_PG_URL", "")
 
+#: Real-browser fixtures (web_site, browser, page): tests/browser.py.
+pytest_plugins = ["browser"]
+
 
 def find_seeds_dir() -> Path:
     """The gazette texts (``shared/seeds``): ``LANDCYCLE_SEEDS_DIR``, else the nearest

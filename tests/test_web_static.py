@@ -80,7 +80,7 @@ def _read(path: Path) -> str:
 @pytest.fixture(scope="module")
 def index() -> _AssetCollector:
     parser = _AssetCollector()
-    parser.feed(_read(STATIC / "index.html"))
+    parser.feed(_read(STATIC / "pages" / "portal.html"))
     return parser
 
 
@@ -117,7 +117,7 @@ def test_index_has_no_cdn_assets(index: _AssetCollector) -> None:
 
 
 def test_index_has_no_remote_urls_at_all() -> None:
-    html = _read(STATIC / "index.html")
+    html = _read(STATIC / "pages" / "portal.html")
     assert not re.search(r"https?://", html, re.IGNORECASE)
 
 
@@ -127,7 +127,7 @@ def test_index_is_chinese_page(index: _AssetCollector) -> None:
 
 
 def test_index_has_filters_and_map() -> None:
-    html = _read(STATIC / "index.html")
+    html = _read(STATIC / "pages" / "portal.html")
     for element_id in ("filter-county", "filter-zone", "filter-state", "legend-states", "status", "map"):
         assert f'id="{element_id}"' in html, element_id
     for label in ("县区", "产业集聚区", "土地状态", "图例"):

@@ -35,7 +35,7 @@ from ..domain.errors import (
 from ..services.accounts import AuthPolicy
 from . import auth
 from . import routes_evaluation, routes_imports, routes_users
-from . import ogc
+from . import ogc, pages
 from . import tiles as tile_routes
 from . import routes_audit, routes_ledgers, routes_registry
 from .auth import current_principal
@@ -306,9 +306,7 @@ def create_app(db: "Database | None" = None, settings: Settings | None = None) -
     app.include_router(routes_ledgers.build_router())
     app.include_router(routes_audit.build_router())
 
-    @app.get("/", include_in_schema=False)
-    def index():
-        return FileResponse(STATIC_DIR / "index.html")
+    app.include_router(pages.build_router(STATIC_DIR, settings.basemap_url))
 
     if STATIC_DIR.exists():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -110,11 +110,16 @@ def demo(
             return
         with _progress_bars() as progress:
             result = demo_service.generate_demo(db, scale=scale, progress=progress, replace=replace)
+        console.print(f"[green]演示数据已生成[/]（合成数据）：宗地 {result.parcels}，企业 {result.enterprises}，"
+                      f"用地关系 {result.occupancies}，合同 {result.contracts}，企业年度数据 {result.figures} 条；"
+                      f"用时 {result.seconds:.1f} 秒。")
+        # The workbench shows A/B/C classes and 亩均 figures: evaluate the demo's latest year too.
+        from ..services import evaluation as evaluation_service
+        with _progress_bars() as progress:
+            rep = evaluation_service.evaluate(db, demo_service.DEMO_EVALUATION_YEAR, actor="cli", progress=progress)
+        console.print(f"已完成 {rep.year} 年度评价（批次 {rep.run_id}）。")
     except LandcycleError as exc:
         _fail(exc)
-    console.print(f"[green]演示数据已生成[/]（合成数据）：宗地 {result.parcels}，企业 {result.enterprises}，"
-                  f"用地关系 {result.occupancies}，合同 {result.contracts}，企业年度数据 {result.figures} 条；"
-                  f"用时 {result.seconds:.1f} 秒。")
     _print_demo_accounts(db)
 
 

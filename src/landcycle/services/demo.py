@@ -92,6 +92,8 @@ from .jurisdictions import load_reference_jurisdictions
 DEMO_AS_OF = date(2021, 6, 30)
 #: Years of enterprise figures.
 FIGURE_YEARS = (2018, 2019, 2020)
+#: The year `landcycle demo` evaluates after generating (the latest year with figures).
+DEMO_EVALUATION_YEAR = FIGURE_YEARS[-1]
 DEMO_ACTOR = "demo"
 DEMO_REASON = "生成演示数据（合成）"
 REPLACE_REASON = "替换演示数据：删除先前生成的合成数据"

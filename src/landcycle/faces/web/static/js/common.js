@@ -1,0 +1,305 @@
+/*
+ * landcycle web face — what every page shares: talking to the API, building DOM safely,
+ * the page header (navigation, who is signed in), number/date formats, and showing the
+ * API's validation problems next to the form fields they name.
+ *
+ * Plain ES modules, no bundler: each page loads `/static/js/<page>.js` as a module and
+ * imports from here. API data is never parsed as HTML: text goes in through el()/textContent.
+ *
+ * Signing in: the API sets an HttpOnly session cookie and a readable `landcycle_csrf`
+ * cookie; every unsafe request echoes the latter in `X-CSRF-Token` (double submit).
+ */
+
+export const SQM_PER_MU = 10000 / 15;
+
+/** document.getElementById */
+export function $(id) {
+  return document.getElementById(id);
+}
+
+/**
+ * Create an element. `attrs`: `class`, `text`, `on<event>` (a function), `dataset` (object),
+ * `hidden`/`disabled`/`checked`/`selected` (booleans) or any attribute.
+ * `children`: nodes or strings (inserted as text); null/undefined/false are skipped.
+ */
+export function el(tag, attrs, children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v == null || v === false) continue;
+    if (k === 'class') node.className = v;
+    else if (k === 'text') node.textContent = v;
+    else if (k === 'dataset') Object.assign(node.dataset, v);
+    else if (k.startsWith('on') && typeof v === 'function') node.addEventListener(k.slice(2), v);
+    else if (v === true) node.setAttribute(k, '');
+    else node.setAttribute(k, String(v));
+  }
+  for (const c of [].concat(children ?? [])) {
+    if (c == null || c === false) continue;
+    node.append(c instanceof Node ? c : String(c));
+  }
+  return node;
+}
+
+/** An error answered by the API: HTTP status plus the body's code, message, problems, current. */
+export class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.message) || `请求失败（HTTP ${status}）`);
+    this.status = status;
+    this.code = body && body.code;
+    this.problems = (body && body.problems) || [];
+    this.current = body && body.current;
+    this.body = body;
+  }
+}
+
+function cookie(name) {
+  const hit = document.cookie.split('; ').find((c) => c.startsWith(name + '='));
+  return hit ? decodeURIComponent(hit.slice(name.length + 1)) : '';
+}
+
+/**
+ * Call the API. `opts.method` (GET), `opts.body` (object → JSON) or `opts.form` (FormData),
+ * `opts.version` (→ If-Match for optimistic locking), `opts.raw` (return the Response).
+ * Resolves to the parsed JSON; rejects with ApiError carrying the API's Chinese message.
+ */
+export async function api(path, opts = {}) {
+  const method = (opts.method || 'GET').toUpperCase();
+  const headers = { Accept: 'application/json, application/geo+json', ...(opts.headers || {}) };
+  let body;
+  if (opts.form) body = opts.form;
+  else if (opts.body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    body = JSON.stringify(opts.body);
+  }
+  if (!['GET', 'HEAD', 'OPTIONS'].includes(method)) {
+    const csrf = cookie('landcycle_csrf');
+    if (csrf) headers['X-CSRF-Token'] = csrf;
+  }
+  if (opts.version != null) headers['If-Match'] = `"${opts.version}"`;
+  let res;
+  try {
+    res = await fetch(path, { method, headers, body, credentials: 'same-origin', signal: opts.signal });
+  } catch (err) {
+    if (err.name === 'AbortError') throw err;
+    throw new ApiError(0, { code: 'network', message: '无法连接服务器，请检查网络后重试' });
+  }
+  if (opts.raw && res.ok) return res;
+  const type = res.headers.get('Content-Type') || '';
+  const data = type.includes('json') ? await res.json().catch(() => null) : null;
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+
+/** Query string from an object, skipping empty values. */
+export function query(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params || {})) {
+    if (v == null || v === '') continue;
+    if (Array.isArray(v)) v.forEach((x) => q.append(k, x));
+    else q.append(k, v);
+  }
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+let mePromise = null;
+
+/** Who is calling (`/api/auth/me`); role "public" when not signed in. Cached per page. */
+export function currentUser() {
+  if (!mePromise) {
+    mePromise = api('/api/auth/me').catch((err) => {
+      if (err.status === 401) return { role: 'public', role_label: '社会公众' };
+      throw err;
+    });
+  }
+  return mePromise;
+}
+
+/** True when `user` is signed in (any role but the public). */
+export function signedIn(user) {
+  return !!user && user.role !== 'public';
+}
+
+/** Send the visitor to the sign-in page, coming back here afterwards. */
+export function goToLogin() {
+  const next = location.pathname + location.search + location.hash;
+  location.assign(`/login?next=${encodeURIComponent(next)}`);
+}
+
+// Navigation: public entries for everyone, workbench entries once signed in.
+const PUBLIC_NAV = [
+  { href: '/', label: '云上看地', key: 'portal' },
+];
+const WORK_NAV = [
+  { href: '/work', label: '驾驶舱', key: 'dashboard' },
+  { href: '/work/map', label: '宗地地图', key: 'map' },
+  { href: '/work/ledgers', label: '台账', key: 'ledgers' },
+  { href: '/work/warnings', label: '预警', key: 'warnings' },
+  { href: '/work/import', label: '标图入库', key: 'import' },
+];
+
+/**
+ * Fill `<header id="app-header">` with the platform title, navigation and the sign-in state.
+ * `active`: the nav key of this page. `requireLogin`: send anonymous visitors to /login.
+ * Resolves to the current user (never resolves when redirecting).
+ */
+export async function renderShell({ active = '', requireLogin = false } = {}) {
+  const header = $('app-header');
+  let user;
+  try {
+    user = await currentUser();
+  } catch (err) {
+    user = { role: 'public', role_label: '社会公众' };
+  }
+  if (requireLogin && !signedIn(user)) {
+    goToLogin();
+    return new Promise(() => {});
+  }
+  if (!header) return user;
+  const items = signedIn(user) ? [...PUBLIC_NAV, ...WORK_NAV] : PUBLIC_NAV;
+  const nav = el('nav', { class: 'app-nav', 'aria-label': '主导航' }, [
+    el('ul', null, items.map((item) => el('li', null, [
+      el('a', { href: item.href, 'aria-current': item.key === active ? 'page' : null, text: item.label }),
+    ]))),
+  ]);
+  const who = signedIn(user)
+    ? el('div', { class: 'app-user' }, [
+      el('span', { class: 'app-user-name', text: `${user.display_name || user.username}` }),
+      el('span', { class: 'app-user-role', text: `${user.role_label}${user.jurisdiction_name ? ' · ' + user.jurisdiction_name : ''}` }),
+      el('button', { type: 'button', class: 'btn btn-link', id: 'logout', text: '退出', onclick: logout }),
+    ])
+    : el('div', { class: 'app-user' }, [
+      el('a', { class: 'btn btn-small', href: `/login?next=${encodeURIComponent(location.pathname)}`, text: '登录' }),
+    ]);
+  header.replaceChildren(
+    el('div', { class: 'app-brand' }, [
+      el('a', { href: signedIn(user) ? '/work' : '/', class: 'app-title' }, '许昌市产业集聚区土地全生命周期管理平台'),
+      el('span', { class: 'app-subtitle', text: signedIn(user) ? '云上管地' : '云上看地 · 年度可供土地清单' }),
+    ]),
+    nav,
+    who,
+  );
+  return user;
+}
+
+async function logout() {
+  try {
+    await api('/api/auth/logout', { method: 'POST' });
+  } finally {
+    location.assign('/');
+  }
+}
+
+// ---- formats ---------------------------------------------------------------------------
+
+const NUM = new Intl.NumberFormat('zh-CN', { maximumFractionDigits: 2 });
+
+/** A number with up to `digits` decimals in Chinese grouping, or "—" when missing. */
+export function num(v, digits = 2) {
+  if (v == null || v === '' || !isFinite(v)) return '—';
+  return digits === 2 ? NUM.format(v) : new Intl.NumberFormat('zh-CN', { maximumFractionDigits: digits }).format(v);
+}
+
+/** 亩 from a value in 亩 (e.g. "12.35 亩"). */
+export function mu(v) {
+  return v == null ? '—' : `${num(v)} 亩`;
+}
+
+/** 万元 (e.g. "120 万元"). */
+export function wan(v) {
+  return v == null ? '—' : `${num(v)} 万元`;
+}
+
+/** A ratio 0–1 as a percentage. */
+export function pct(v, digits = 1) {
+  return v == null || !isFinite(v) ? '—' : `${(v * 100).toFixed(digits)}%`;
+}
+
+/** ISO date/time → "2026-11-25" (dates) or "2026-11-25 19:30" (times, local). */
+export function date(v) {
+  if (!v) return '—';
+  if (/^\d{4}-\d{2}-\d{2}$/.test(v)) return v;
+  const d = new Date(v);
+  if (isNaN(d)) return String(v);
+  const p = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+}
+
+/** "是"/"否" for booleans, "—" for missing. */
+export function yesNo(v) {
+  return v == null ? '—' : v ? '是' : '否';
+}
+
+// ---- messages and forms ----------------------------------------------------------------
+
+/** Show a message in a live region (`role=status`/`alert` element); empty text hides it. */
+export function say(node, text, kind = 'info') {
+  if (!node) return;
+  node.textContent = text || '';
+  node.hidden = !text;
+  node.dataset.kind = kind;
+}
+
+/**
+ * Put the API's validation problems next to the form controls they name (`name` = field),
+ * mark those controls aria-invalid, and return the problems no control matched (to show in
+ * the form's summary). Clears earlier marks first.
+ */
+export function showProblems(form, problems) {
+  clearProblems(form);
+  const unmatched = [];
+  for (const p of problems || []) {
+    const field = String(p.field || '').split('.').pop();
+    const control = field && form.querySelector(`[name="${CSS.escape(field)}"]`);
+    if (!control) {
+      unmatched.push(p);
+      continue;
+    }
+    control.setAttribute('aria-invalid', 'true');
+    const id = `${control.id || field}-problem`;
+    const msg = el('p', { class: 'field-problem', id, role: 'alert', text: p.message });
+    control.setAttribute('aria-describedby', id);
+    control.insertAdjacentElement('afterend', msg);
+  }
+  const first = form.querySelector('[aria-invalid="true"]');
+  if (first) first.focus();
+  return unmatched;
+}
+
+/** Remove what showProblems() added. */
+export function clearProblems(form) {
+  form.querySelectorAll('.field-problem').forEach((n) => n.remove());
+  form.querySelectorAll('[aria-invalid]').forEach((n) => {
+    n.removeAttribute('aria-invalid');
+    n.removeAttribute('aria-describedby');
+  });
+}
+
+/** `<dl>` of [label, value] pairs; values may be nodes or text. */
+export function factList(pairs, cls = 'facts') {
+  const dl = el('dl', { class: cls });
+  for (const [label, value] of pairs) {
+    dl.append(el('dt', { text: label }), el('dd', null, [value == null || value === '' ? '—' : value]));
+  }
+  return dl;
+}
+
+/** A table from column specs `[{label, value: row => text|node, num?: bool}]`. */
+export function table(columns, rows, { caption, empty = '暂无数据' } = {}) {
+  const t = el('table', { class: 'data-table' });
+  if (caption) t.append(el('caption', { text: caption }));
+  t.append(el('thead', null, [el('tr', null, columns.map((c) => el('th', { scope: 'col', class: c.num ? 'num' : null, text: c.label })))]));
+  const tbody = el('tbody');
+  if (!rows.length) tbody.append(el('tr', null, [el('td', { colspan: columns.length, class: 'empty', text: empty })]));
+  for (const r of rows) {
+    tbody.append(el('tr', null, columns.map((c) => el('td', { class: c.num ? 'num' : null }, [c.value(r) ?? '—']))));
+  }
+  t.append(tbody);
+  return t;
+}
+
+/** The last path segment of the URL, decoded (the record key of /land/{code} etc.). */
+export function pathKey() {
+  const parts = location.pathname.split('/').filter(Boolean);
+  return decodeURIComponent(parts[parts.length - 1] || '');
+}

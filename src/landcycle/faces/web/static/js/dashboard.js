@@ -1,0 +1,3 @@
+import { renderShell } from './common.js';
+
+renderShell({ active: 'dashboard', requireLogin: true });

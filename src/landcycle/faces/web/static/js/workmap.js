@@ -1,0 +1,3 @@
+import { renderShell } from './common.js';
+
+renderShell({ active: 'map', requireLogin: true });
