@@ -224,6 +224,10 @@ def land_use_code(value) -> str:
     raise ValueError(f"无法识别的土地用途“{s}”，应为GB/T 21010四位代码或：{allowed}")
 
 
+_MISS = object()   # not converted yet (map_rows' memo)
+_BLANK = object()  # an empty cell: no value, no problem
+
+
 def map_rows(mapping: ImportMapping, attributes: list[dict[str, Any]],
              source_ids: list[str]) -> MappingResult:
     """Apply the mapping to attribute rows; every unconvertible value is a Problem of its row."""
@@ -245,21 +249,21 @@ def map_rows(mapping: ImportMapping, attributes: list[dict[str, Any]],
         ucol = None
         if spec.kind in ("area", "money") and _UNIT_FIELD[spec.kind] in by_field:
             ucol = by_field[_UNIT_FIELD[spec.kind]][0]
-        memo: dict[Any, tuple[Any, tuple[str, str] | None]] = {}
-        for attrs, out in zip(attributes, rows):
-            raw = attrs.get(col)
-            if _blank(raw):
-                continue
-            uraw = attrs.get(ucol) if ucol is not None else None
+        memo: dict[Any, Any] = {}
+        raws = [attrs.get(col) for attrs in attributes]
+        uraws = [attrs.get(ucol) for attrs in attributes] if ucol is not None else [None] * len(attributes)
+        for raw, uraw, out in zip(raws, uraws, rows):
             try:
                 key = (type(raw), raw, type(uraw), uraw)  # 1, 1.0 and True hash alike
-                hit = memo.get(key)
+                hit = memo.get(key, _MISS)
             except TypeError:  # unhashable value
-                key, hit = None, None
-            if hit is None:
-                hit = _convert(mapping, spec, fname, col, col_unit, ucol, raw, uraw)
+                key, hit = None, _MISS
+            if hit is _MISS:  # blankness and conversion are decided once per distinct value
+                hit = _BLANK if _blank(raw) else _convert(mapping, spec, fname, col, col_unit, ucol, raw, uraw)
                 if key is not None:
                     memo[key] = hit
+            if hit is _BLANK:
+                continue
             value, problem = hit
             if problem is not None:
                 out.problems.append(Problem(out.source_id, attr, f"{spec.label}（{col}）：{problem[0]}", problem[1]))

@@ -54,7 +54,7 @@ from typing import Any, Iterator
 
 import numpy as np
 import shapely
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..domain.access import SYSTEM, Action, Principal, as_principal
@@ -66,6 +66,7 @@ from ..domain.records import ParcelDraft
 from ..domain.sources import SourceBatch
 from ..domain.vocabulary import OccupancyRole
 from ..storage.db import Database
+from ..storage.bulk import insert_rows
 from ..storage.history import insert_with_history
 from ..storage.ids import BulkIdAllocator
 from ..storage.import_schema import ImportBatch, ImportBatchItem
@@ -719,7 +720,7 @@ def import_batch(db: Database, batch: SourceBatch, *, actor: Principal | str,
         rows = [{"batch_id": rec.id, "parcel_id": parcel.id, "parcel_code": code, "action": action,
                  "source_id": sid[:200], "version_after": parcel.version} for parcel, code, action, sid in items]
         for a in range(0, len(rows), _CHUNK_ROWS):
-            s.execute(insert(ImportBatchItem), rows[a:a + _CHUNK_ROWS])
+            insert_rows(s.connection(), ImportBatchItem.__table__, rows[a:a + _CHUNK_ROWS])
         batch_id = rec.id
     return ImportResult(batch_id, report.to_create, report.to_update, report)
 

@@ -19,6 +19,7 @@ from sqlalchemy import Date, DateTime, event, inspect, insert
 from sqlalchemy.orm import Session
 
 from .schema import Base, ChangeLog, Parcel, utcnow
+from .bulk import insert_rows
 from .spatial import GeometryColumn
 
 #: Columns that change on every write and say nothing to a reader of the archive.
@@ -157,8 +158,8 @@ def insert_with_history(session: Session, model: type[Base], rows: list[dict[str
             values[:] = [after[k] for after in afters]
             for after, wkt in zip(afters, shapely.to_wkt(values, rounding_precision=-1).tolist()):
                 after[k] = wkt  # == BaseGeometry.wkt, as the hook writes
-        conn.execute(insert(model.__table__), part)
-        conn.execute(insert(ChangeLog.__table__), [{
+        insert_rows(conn, model.__table__, part)
+        insert_rows(conn, ChangeLog.__table__, [{
             "at": now, "actor": actor, "action": "create", "entity": model.__tablename__,
             "entity_id": r["id"], "parcel_id": r["id"] if model is Parcel else r.get("parcel_id"),
             "reason": reason, "before": None, "after": after} for r, after in zip(part, afters)])
