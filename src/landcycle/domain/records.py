@@ -7,6 +7,8 @@ that need the database (duplicates, unknown zones) live in the services.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -75,10 +77,21 @@ def _enum_problem(record: str, fld: str, value, enum) -> list[Problem]:
     if value is None:
         return []
     try:
+        error = _enum_error(enum, value)
+    except TypeError:  # unhashable: not remembered
+        error = _enum_error.__wrapped__(enum, value)
+    return [_p(record, fld, error)] if error else []
+
+
+@lru_cache(maxsize=4096)
+def _enum_error(enum, value) -> str | None:
+    """Why ``value`` is no member of ``enum`` (None if it is); remembered, since a batch of
+    thousands of rows repeats a handful of values."""
+    try:
         enum.parse(value)
-        return []
+        return None
     except ValueError as exc:
-        return [_p(record, fld, str(exc))]
+        return str(exc)
 
 
 def _non_negative(record: str, fields: dict[str, float | None], strictly: bool = False) -> list[Problem]:
