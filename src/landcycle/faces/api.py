@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.staticfiles import StaticFiles
 
@@ -162,6 +162,28 @@ def _request_problems(exc: RequestValidationError) -> list[dict]:
     return out
 
 
+def _declare_security(app: FastAPI) -> None:
+    """Say in the OpenAPI document how callers sign in: a bearer token (scripts, GIS clients) or
+    the session cookie with its CSRF header (the web pages). Every operation accepts anonymous
+    calls too — what they answer depends on the caller (401 where sign-in is required)."""
+    build = app.openapi
+
+    def openapi():
+        if app.openapi_schema is None:
+            doc = build()
+            doc.setdefault("components", {})["securitySchemes"] = {
+                "bearerAuth": {"type": "http", "scheme": "bearer",
+                               "description": "POST /api/auth/login 返回的 token"},
+                "sessionCookie": {"type": "apiKey", "in": "cookie", "name": auth.SESSION_COOKIE,
+                                  "description": "网页登录会话；非 GET 请求须带 X-CSRF-Token 请求头"},
+            }
+            doc["security"] = [{}, {"bearerAuth": []}, {"sessionCookie": []}]
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+
 def create_app(db: "Database | None" = None, settings: Settings | None = None) -> FastAPI:
     """Build the application around one database (opened from the settings if not given)."""
     settings = settings or Settings.from_env()
@@ -307,6 +329,7 @@ def create_app(db: "Database | None" = None, settings: Settings | None = None) -
     app.include_router(routes_audit.build_router())
 
     app.include_router(pages.build_router(STATIC_DIR, settings.basemap_url))
+    _declare_security(app)
 
     if STATIC_DIR.exists():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

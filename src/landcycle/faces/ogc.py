@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urljoin
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from ..domain.access import Principal
 from ..domain.errors import Problem, ValidationFailed
 from ..services import features
+from . import openapi30
 from .auth import current_principal
 from .paging import page_links
 
@@ -244,7 +245,7 @@ def build_router() -> APIRouter:
                  _link(f"{root}/conformance", "conformance", JSON, "符合性声明"),
                  _link(f"{root}/collections", "data", JSON, "数据集合")]
         if request.app.openapi_url:
-            links.append(_link(base + request.app.openapi_url, "service-desc", OPENAPI_JSON, "API 定义（OpenAPI）"))
+            links.append(_link(f"{root}/api", "service-desc", OPENAPI_JSON, "API 定义（OpenAPI 3.0）"))
         if request.app.docs_url:
             links.append(_link(base + request.app.docs_url, "service-doc", "text/html", "API 文档"))
         return JSONResponse({
@@ -252,6 +253,17 @@ def build_router() -> APIRouter:
             "description": "宗地、产业集聚区与县(市、区)要素服务，可在 QGIS、ArcGIS Pro、GDAL 中作为"
                            " OGC API – Features 数据源添加。未登录仅提供年度可供土地清单上的宗地。",
             "links": links})
+
+    @router.get("/api", summary="API 定义（OpenAPI 3.0）", response_model=None,
+                responses={200: {"content": {OPENAPI_JSON: {}}, "description": "本服务的 OpenAPI 3.0 定义"}})
+    def api_definition(request: Request):
+        """The application's OpenAPI document as 3.0 (FastAPI writes 3.1; see faces/openapi30.py)."""
+        if request.app.openapi_url is None:
+            raise HTTPException(404)
+        doc = getattr(request.app.state, "openapi30", None)
+        if doc is None:
+            doc = request.app.state.openapi30 = openapi30.downgrade(request.app.openapi())
+        return JSONResponse(doc, media_type=OPENAPI_JSON)
 
     @router.get("/conformance", summary="符合性声明", response_model=None,
                 responses=_ok(ConformanceDeclaration, "所实现的 OGC 符合性类"),
