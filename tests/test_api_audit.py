@@ -269,3 +269,18 @@ def test_both_pass_the_version_check_before_either_writes(world, monkeypatch):
     assert world.call("GET", f"/api/parcels/{W1}").json()["parcel"]["location"] == winner
     trail = all_entries(world, parcel=W1, entity="parcels", sort="at,id")
     assert [(e["action"], e["actor"]) for e in trail] == [("create", "测试"), ("update", winner), ("conflict", loser)]
+
+
+def test_a_write_refused_for_want_of_the_right_is_on_file_and_changes_nothing(world):
+    """A department may read the city's parcels but not edit them: 403, the parcel unchanged,
+    and the attempt in the trail as ``denied`` (who, what was attempted, the record as it stood)."""
+    before = world.call("GET", f"/api/parcels/{W1}", "city").json()["parcel"]
+    r = world.call("PATCH", f"/api/parcels/{W1}", "tax_city", json={"location": "擅改", "version": 1})
+    assert r.status_code == 403 and r.json()["code"] == "forbidden"
+    assert world.call("GET", f"/api/parcels/{W1}", "city").json()["parcel"] == before
+    [denied] = all_entries(world, action="denied")
+    assert denied["actor"] == "tax_city" and denied["parcel_code"] == W1
+    assert denied["after"] == {"location": "擅改", "version": 1}
+    assert denied["before"]["location"] == before["location"]
+    assert denied["summary"].startswith("修改宗地被拒绝（无权限）")
+    assert all_entries(world, action="无权限被拒绝") == [denied]

@@ -81,16 +81,20 @@ def check_version(s: Session, obj: T, expected_version: int, what: str, key: str
 
 
 def log_refused(db: Database, editor: Principal, reason: str | None, load: Callable[[Session], Any],
-                attempted: dict[str, Any], expected_version: int, current: dict[str, Any] | None) -> None:
-    """Append a ``conflict`` row for a refused stale edit of the record ``load`` finds: what
-    was attempted (with the version it was based on) as ``after``, the record as it stood as
-    ``before``. Its own transaction: the refused one has been rolled back."""
+                attempted: dict[str, Any], expected_version: int, current: dict[str, Any] | None,
+                action: str = "conflict", view: Callable[[Session, Any], dict[str, Any]] | None = None) -> None:
+    """Append a refused edit of the record ``load`` finds — ``conflict`` (stale version) or
+    ``denied`` (no right) — with what was attempted (and the version it was based on) as
+    ``after`` and the record as it stood (``current``, else ``view`` of it) as ``before``.
+    Its own transaction: the refused one has been rolled back."""
     with db.transaction(actor=editor.actor, reason=reason) as s:
         try:
             obj = load(s)
         except NotFound:  # deleted meanwhile: nothing left to file the attempt under
             return
-        record_refused(s, "conflict", obj, {**attempted, "version": expected_version}, current)
+        if current is None and view is not None:
+            current = view(s, obj)
+        record_refused(s, action, obj, {**attempted, "version": expected_version}, current)
 
 
 def guarded_update(db: Database, editor: Principal, *, what: str, key: str, expected_version: int,
@@ -105,7 +109,8 @@ def guarded_update(db: Database, editor: Principal, *, what: str, key: str, expe
     the changes (ValidationFailed: nothing written). A stale version — seen when reading, or
     when another transaction commits between our read and our write (the ORM's
     ``version_id_col`` makes that UPDATE match no row) — raises :class:`Conflict` with the
-    current record; the attempt is logged (:func:`log_refused`) and nothing is overwritten.
+    current record; the attempt is logged (:func:`log_refused`) and nothing is overwritten. A
+    caller refused for want of the right (Forbidden) is logged as ``denied`` the same way.
     """
     if editor.is_public:  # the public never writes: ask to sign in before revealing anything
         raise Unauthorized()
@@ -121,6 +126,10 @@ def guarded_update(db: Database, editor: Principal, *, what: str, key: str, expe
             apply(s, obj)
             s.flush()
             return view(s, obj)
+    except Forbidden:
+        # Visible to the caller but not theirs to change: the attempt goes on file too.
+        log_refused(db, editor, reason, load, attempted, expected_version, None, action="denied", view=view)
+        raise
     except StaleDataError:
         with db.reader() as s:
             conflict = Conflict(what, key, expected_version, view(s, load(s)))
