@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+import pyogrio.raw
 import shapely
 from openpyxl import load_workbook
 from sqlalchemy import select
@@ -149,20 +150,19 @@ def test_gbk_shapefile_has_cpg_and_reads_back(parcels, tmp_path):
 def test_dxf_round_trips_geometry_by_parcel_code(parcels, fresh_db, tmp_path):
     want = stored(parcels)
     res = exports.export_parcels(parcels, tmp_path / "out.dxf")
+    meta, _fids, _wkb, columns = pyogrio.raw.read(res.path)
+    assert list(columns[list(meta["fields"]).index("Layer")]).count(code(2)) == 2  # a multi-part parcel: one HATCH per part
     batch = gis_read.read_source(res.path)
-    by_code: dict[str, list] = {}
-    for g, a in zip(batch.geometries, batch.attributes):
-        by_code.setdefault(a["Layer"], []).append(g)
-    assert set(by_code) == set(want)
-    assert len(by_code[code(2)]) == 2  # a multi-part parcel: one HATCH per part
-    for c, parts in by_code.items():
-        geom = parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
+    # … read back as one parcel per code: the parts on a layer named by a 宗地代码 are joined
+    by_code = {a["Layer"]: g for g, a in zip(batch.geometries, batch.attributes)}
+    assert len(by_code) == len(batch.geometries) and set(by_code) == set(want)
+    for c, geom in by_code.items():
         assert_same_geometry(geom, want[c])
-    # single-part parcels import straight from the DXF, the code taken from the layer
-    one = exports.export_parcels(parcels, tmp_path / "one.dxf", state="批而未供")
-    rep = imports.dry_run(fresh_db, gis_read.read_source(one.path), zone=ZONE,
+    assert any("多部分宗地已按图层合并" in n for n in batch.notes)
+    # so the whole DXF imports straight back, multi-part parcel included, the code taken from the layer
+    rep = imports.dry_run(fresh_db, batch, zone=ZONE,
                           mapping=parse_mapping('[fields.code]\ncolumns = ["Layer"]', default_mapping()))
-    assert rep.to_create == [code(1)] and not rep.errors
+    assert not rep.errors and sorted(rep.to_create) == sorted(want)
 
 
 def test_full_round_trip_through_import_batch(parcels, fresh_db, tmp_path):

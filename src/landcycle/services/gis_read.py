@@ -47,6 +47,7 @@ from pyproj import CRS, Transformer
 from ..domain.crs import UNKNOWN, gcj02_offset_suspected, gcj_to_wgs, infer_crs
 from ..domain.errors import Problem, ValidationFailed
 from ..domain.geometry import CANONICAL_EPSG, project, within_china
+from ..domain.identifiers import parse_parcel_code
 from ..domain.sources import SourceBatch
 
 BOUNDARY_POINTS_FORMAT = "界址点坐标表"
@@ -311,10 +312,41 @@ def _dxf_parcels(geoms, attributes):
             if g.contains(pt):
                 a["Text"] = f"{a['Text']}；{text}" if a.get("Text") and a["Text"] != "SOLID" else text
                 break
-    notes = [f"DXF：读取闭合多段线/填充 {len(out_g)} 个作为宗地"
+    entities = len(out_g)
+    out_g, out_a, out_ids, merged = _merge_parts_by_code_layer(out_g, out_a, out_ids)
+    notes = [f"DXF：读取闭合多段线/填充 {entities} 个作为宗地"
              + (f"，{len(texts)} 个文字注记已按位置并入所在宗地的 Text" if texts else "")
-             + (f"，跳过其他实体 {skipped} 个" if skipped else "")]
+             + (f"，跳过其他实体 {skipped} 个" if skipped else "")
+             + (f"；图层名为宗地代码的 {merged} 宗多部分宗地已按图层合并（每部分一个实体）" if merged else "")]
     return out_g, out_a, out_ids, problems, notes
+
+
+def _merge_parts_by_code_layer(geoms, attributes, source_ids):
+    """Entities on a layer named by a valid 宗地代码 are the parts of that one parcel (our DXF
+    export writes one HATCH per polygon part on a layer named by the code): join them into one
+    MultiPolygon, so a multi-part parcel comes back as one parcel, not as duplicate codes.
+    Entities on other layers (a surveyor's "宗地" layer) are left one parcel each."""
+    groups: dict[str, list[int]] = {}
+    for i, a in enumerate(attributes):
+        layer = str(a.get("Layer") or "").strip().upper()
+        try:
+            parse_parcel_code(layer)
+        except ValueError:
+            continue
+        groups.setdefault(layer, []).append(i)
+    drop: set[int] = set()
+    merged = 0
+    for layer, idx in groups.items():
+        if len(idx) < 2:
+            continue
+        first = idx[0]
+        parts = [p for i in idx for p in getattr(geoms[i], "geoms", [geoms[i]])]
+        geoms[first] = shapely.MultiPolygon(parts)
+        source_ids[first] = f"{source_ids[first]} 等{len(idx)}个实体（图层 {layer} 的各部分）"
+        drop.update(idx[1:])
+        merged += 1
+    keep = [i for i in range(len(geoms)) if i not in drop]
+    return [geoms[i] for i in keep], [attributes[i] for i in keep], [source_ids[i] for i in keep], merged
 
 
 # --------------------------------------------------------------------------- 界址点坐标表
