@@ -10,6 +10,7 @@ committed file is up to date, so the documentation cannot drift from the code.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -71,7 +72,36 @@ def render() -> str:
                      + json.dumps(check.example, ensure_ascii=False, indent=2)
                      + "\n```\n\nVerdict:\n\n```json\n"
                      + json.dumps(verdict, ensure_ascii=False, indent=2) + "\n```")
+    parts.append(_progress_sections(rulebook))
     return "\n".join(parts) + "\n"
+
+
+def _settings_table(rulebook: Rulebook, section: str) -> str:
+    rows = ["| setting | value |", "|---|---|"]
+    for key, value in rulebook.section(section).items():
+        rows.append(f"| `{section}.{key}` | `{json.dumps(value, ensure_ascii=False)}` |")
+    return "\n".join(rows)
+
+
+def _progress_sections(rulebook: Rulebook) -> str:
+    """The workbench formulas of ``domain/progress.py`` (issue 6): not single-case checks, but
+    documented here with the rules they build on, from their own docstrings and settings."""
+    from landcycle.domain import progress
+
+    return "\n".join([
+        "\n## 消化处置率 (disposal rate)\n",
+        "`landcycle.domain.progress.disposal_rate` — the one definition the 驾驶舱 (`GET /api/dashboard`) "
+        "uses; the rulebook's `[disposal_rate]` section says which states count and on which basis.\n",
+        "```text\n" + inspect.cleandoc(progress.disposal_rate.__doc__) + "\n```\n",
+        _settings_table(rulebook, "disposal_rate"),
+        "\n## 预警 (deadlines)\n",
+        "`landcycle.domain.progress.open_deadlines` — the deadlines of `GET /api/warnings` and the 预警 page, "
+        "from the contracts, agreements and acceptance results, with R3 (`[idle]`) and R9 (`[rectification]`).\n",
+        "```text\n" + inspect.cleandoc(progress.__doc__) + "\n```\n",
+        _settings_table(rulebook, "warnings"),
+        "",
+        _settings_table(rulebook, "rectification"),
+    ])
 
 
 def main() -> int:

@@ -232,6 +232,40 @@ def test_confidential_fields_are_absent_where_they_must_be(world):
     assert "figures" not in card["occupancies"][0]
 
 
+def test_the_card_says_what_the_caller_may_edit_there(world):
+    """``permissions`` on the card mirror what the write endpoints accept (the page shows edit
+    buttons from it); occupancies carry the id and version their PATCH needs."""
+    expected = {("city", W1): True, ("weidu_admin", W1): True, ("weidu_zone", W1): True,
+                ("changge_zone", C1): True, ("weidu_admin", W3): True, ("weidu_zone", W3): None,
+                ("tax_city", W1): False, ("weidu_tax", W1): False, ("ent_a", W1): False, (None, W2): False}
+    for (user, code), may in expected.items():
+        r = world.call("GET", f"/api/parcels/{code}", user)
+        if may is None:
+            assert r.status_code == 404, (user, code)
+            continue
+        assert r.json()["permissions"] == {"edit_parcel": may, "edit_records": may}, (user, code)
+        version = r.json()["parcel"]["version"]
+        patch = world.call("PATCH", f"/api/parcels/{code}", user, json={"location": "权限核对", "version": version})
+        assert (patch.status_code == 200) is may, (user, code, patch.status_code)
+    card = world.call("GET", f"/api/parcels/{W2}", "weidu_zone").json()
+    listed = world.call("GET", f"/api/parcels/{W2}/occupancies", "weidu_zone").json()["items"]
+    assert [(o["id"], o["version"]) for o in card["occupancies"]] == [(o["id"], o["version"]) for o in listed]
+
+
+def test_field_meta_gives_edit_forms_their_labels_and_choices(api):
+    """Field labels as in messages and history; every coded field of the edit bodies with the
+    labels the API answers in ``*_label``."""
+    r = api.get("/api/meta/fields")
+    assert r.status_code == 200
+    assert {"field": "agreed_completion_date", "label": "约定竣工日期"} in r.json()["labels"]
+    v = r.json()["choices"]
+    assert {"state", "land_source", "supply_method", "role", "completion_result", "production_result",
+            "inefficiency_categories"} <= set(v)
+    assert {"value": "idle", "label": "闲置"} in v["state"]
+    assert {"value": "below_contract", "label": "开发未达标类"} in v["inefficiency_categories"]
+    assert [c["label"] for c in v["completion_result"]] == ["未验收", "通过", "未通过"]
+
+
 # --------------------------------------------------------------------------- who may write where
 def test_writes_are_refused_outside_scope_and_by_role(world):
     """Each caller tries each write; a refusal changes nothing (the record's version stays)."""

@@ -133,15 +133,16 @@ def test_uninitialised_or_unreachable_database_gets_a_message(tmp_path):
 
 
 def test_evaluate_and_publicity_through_the_cli(demo_db):
+    # `landcycle demo` evaluated the demo's latest year already (batch 1): this is batch 2
     out = run_cli(demo_db.url, "evaluate", "--year", "2020").stdout
-    assert "评价批次 1" in out and "魏都产业集聚区" in out and "规则库版本 2021.1" in out
+    assert "评价批次 2" in out and "魏都产业集聚区" in out and "规则库版本 2021.1" in out
     assert "闲置与低效用地面积" in out
     again = run_cli(demo_db.url, "evaluate", "--year", "2020").stdout
     fingerprint = [line for line in out.splitlines() if "输入数据指纹" in line]
     assert fingerprint and fingerprint[0].split("输入数据指纹")[1][:17] in again
-    out = run_cli(demo_db.url, "publicity", "publish", "1", "--on", "2021-09-17").stdout
+    out = run_cli(demo_db.url, "publicity", "publish", "2", "--on", "2021-09-17").stdout
     assert "截至 2021-09-26" in out
-    proc = run_cli(demo_db.url, "publicity", "object", "1", "--enterprise", "91110000600037341L",
+    proc = run_cli(demo_db.url, "publicity", "object", "2", "--enterprise", "91110000600037341L",
                    "--reason", "x", "--on", "2021-09-20", check=False)
     assert proc.returncode == 2 and "未登记" in proc.stderr and "Traceback" not in proc.stderr
     proc = run_cli(demo_db.url, "evaluate", "--year", "1800", check=False)
@@ -157,3 +158,14 @@ def test_verdicts_of_a_stored_run_through_the_cli(demo_db):
     assert all(v["reasons"] and v["citation"] for v in data["verdicts"])
     out = run_cli(demo_db.url, "verdicts", code).stdout
     assert "R3 idle" in out and "依据" in out
+
+
+def test_demo_evaluates_its_latest_year_so_the_workbench_has_classes(demo_db):
+    from sqlalchemy import text
+
+    from landcycle.services.demo import DEMO_EVALUATION_YEAR
+
+    with demo_db.engine.connect() as c:
+        runs = c.execute(text("SELECT year FROM evaluation_runs")).scalars().all()
+        classes = c.execute(text("SELECT count(DISTINCT result_class) FROM enterprise_evaluations")).scalar()
+    assert runs == [DEMO_EVALUATION_YEAR] and classes == 3  # A, B and C

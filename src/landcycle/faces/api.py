@@ -38,12 +38,16 @@ from . import routes_evaluation, routes_imports, routes_users
 from . import ogc, pages
 from . import tiles as tile_routes
 from . import routes_audit, routes_ledgers, routes_registry
+from . import routes_workbench
+from . import routes_supply
 from .auth import current_principal
 from .errors import ERROR_RESPONSES
 from .paging import MAX_OFFSET, page_links, parse_sort
 from .editing import etag
 from ..services.audit import VersionRequired
-from ..domain.vocabulary import LandState
+from ..domain.labels import FIELD_LABELS
+from ..domain.records import LABELLED_FIELDS
+from ..domain.vocabulary import InefficiencyCategory, LandState
 from ..services import jurisdictions, registry, rules, setup
 
 if TYPE_CHECKING:  # the face only passes the handle on to services
@@ -264,6 +268,14 @@ def create_app(db: "Database | None" = None, settings: Settings | None = None) -
     def states():
         return LandState.choices()
 
+    @app.get("/api/meta/fields", tags=["字典"])
+    def field_meta():
+        """What edit forms need: each field's Chinese label (``labels``: ``[{field, label}]``, like
+        the choice lists) and, for coded fields, the allowed values with their labels (``choices``)."""
+        coded = {**LABELLED_FIELDS, "inefficiency_categories": InefficiencyCategory}
+        return {"labels": [{"field": k, "label": v} for k, v in FIELD_LABELS.items()],
+                "choices": {name: enum.choices() for name, enum in coded.items()}}
+
     @app.get("/api/jurisdictions", tags=["辖区"])
     def list_jurisdictions():
         return jurisdictions.jurisdiction_features(db)
@@ -276,6 +288,8 @@ def create_app(db: "Database | None" = None, settings: Settings | None = None) -
         zone: str | None = Query(None, description="产业集聚区代码、名称或别名"),
         state: str | None = Query(None, description="土地状态（英文值或中文名）"),
         bbox: str | None = Query(None, description="minLon,minLat,maxLon,maxLat（EPSG:4490）"),
+        category: str | None = Query(None, max_length=50, description="低效类别（英文值或中文名）"),
+        land_source: str | None = Query(None, max_length=50, description="土地来源（英文值或中文名）"),
         limit: int = Query(100, description=f"每页条数，1–{registry.MAX_PAGE}"),
         offset: int = Query(0, ge=0, le=MAX_OFFSET, description="偏移量"),
         sort: str | None = Query(None, description="排序字段，逗号分隔，前加 - 为降序；可选："
@@ -289,7 +303,8 @@ def create_app(db: "Database | None" = None, settings: Settings | None = None) -
                 raise ValidationFailed(Problem("查询", "bbox", "应为4个以逗号分隔的数"))
             box = tuple(parts)
         page = registry.list_parcels(db, viewer=viewer, county=county, zone=zone, state=state, bbox=box,
-                                     limit=limit, offset=offset, sort=parse_sort(sort, registry.PARCEL_SORT_FIELDS))
+                                     limit=limit, offset=offset, sort=parse_sort(sort, registry.PARCEL_SORT_FIELDS),
+                                     category=category, land_source=land_source)
         links = page_links(request, page["numberMatched"], page["numberReturned"], limit, offset,
                            media_type="application/geo+json")
         page["links"] = links
@@ -327,6 +342,8 @@ def create_app(db: "Database | None" = None, settings: Settings | None = None) -
     app.include_router(routes_registry.build_router())
     app.include_router(routes_ledgers.build_router())
     app.include_router(routes_audit.build_router())
+    app.include_router(routes_workbench.build_router())
+    app.include_router(routes_supply.build_router())
 
     app.include_router(pages.build_router(STATIC_DIR, settings.basemap_url))
     _declare_security(app)

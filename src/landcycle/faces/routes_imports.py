@@ -191,6 +191,8 @@ def build_router(settings: Settings) -> APIRouter:
         county: str | None = Query(None, max_length=100, description="县(市、区)代码、名称或别名"),
         zone: str | None = Query(None, max_length=100, description="产业集聚区代码、名称或别名"),
         state: str | None = Query(None, max_length=50, description="土地状态（英文值或中文名）"),
+        category: str | None = Query(None, max_length=50, description="低效类别（英文值或中文名）"),
+        land_source: str | None = Query(None, max_length=50, description="土地来源（英文值或中文名）"),
         crs: str = Query("EPSG:4490", max_length=100, description="输出坐标系（缺省 EPSG:4490，或如 EPSG:4547）"),
         encoding: str = Query("UTF-8", max_length=40, description="Shapefile 属性表编码（UTF-8 或 GBK，写入 .cpg）"),
         principal: Principal = Depends(current_principal),
@@ -201,7 +203,8 @@ def build_router(settings: Settings) -> APIRouter:
         try:
             stem = f"宗地_{date.today():%Y%m%d}"
             result = exports.export_parcels(request.app.state.db, work / stem, fmt=fmt, county=county, zone=zone,
-                                            state=state, crs=crs, encoding=encoding, viewer=principal)
+                                            state=state, crs=crs, encoding=encoding, viewer=principal,
+                                            category=category, land_source=land_source)
             path = exports.package_for_download(result)
             kind = "zip" if path.suffix == ".zip" else fmt
             return FileResponse(path, media_type=MEDIA_TYPES[kind], filename=path.name,

@@ -85,6 +85,7 @@ from ..storage.schema import (
     SupplyContract,
     utcnow,
 )
+from . import supply
 from .jurisdictions import load_reference_jurisdictions
 
 # --------------------------------------------------------------------------- constants
@@ -200,6 +201,7 @@ class DemoResult:
     developments: int = 0
     change_log_rows: int = 0
     replaced_parcels: int = 0
+    supply_entries: int = 0
 
 
 @dataclass
@@ -246,6 +248,9 @@ def generate_demo(db: Database, scale: int | None = None, seed: int = 20211,
         zones = _read_zones(conn)
         world = _World(zones, n, seed, report)
         counts = world.write(conn, now, report)
+        # 年度可供土地清单 entries for the listed parcels (云上看地), published for the demo's year.
+        counts["supply_entries"] = supply.write_demo_entries(session, DEMO_AS_OF.year, seed)
+        counts["change_log_rows"] += counts["supply_entries"]  # one "create" row each
     return DemoResult(seconds=time.perf_counter() - t0, replaced_parcels=replaced, **counts)
 
 

@@ -84,7 +84,7 @@ from ..domain.vocabulary import (
 from ..storage.db import Database
 from ..storage.evaluation_schema import EvaluationRun, ParcelEvaluation
 from ..storage.schema import Jurisdiction, Parcel
-from . import access, jurisdictions
+from . import access, jurisdictions, registry
 
 FORMATS = {"gpkg": ".gpkg", "shp": ".shp", "geojson": ".geojson", "dxf": ".dxf", "xlsx": ".xlsx"}
 FORMAT_LABELS = {"gpkg": "GeoPackage", "shp": "Shapefile", "geojson": "GeoJSON", "dxf": "DXF",
@@ -176,9 +176,11 @@ def _check_encoding(encoding: str) -> str:
 
 # --------------------------------------------------------------------------- reading
 def read_parcels(db: Database, *, county: str | None = None, zone: str | None = None,
-                 state: str | None = None, bbox=None, viewer: Principal = SYSTEM) -> list[dict[str, Any]]:
+                 state: str | None = None, bbox=None, viewer: Principal = SYSTEM,
+                 category: str | None = None, land_source: str | None = None) -> list[dict[str, Any]]:
     """The filtered parcels ``viewer`` may read as dicts (one Core query, ordered by code),
-    geometry as shapely; ``confidential`` says whether the viewer may read their figures."""
+    geometry as shapely; ``confidential`` says whether the viewer may read their figures.
+    ``category``/``land_source``: the ledger filters of ``registry.ledger_conditions``."""
     p = Parcel.__table__
     cty, zn = aliased(Jurisdiction), aliased(Jurisdiction)
     with db.reader() as s:
@@ -202,6 +204,7 @@ def read_parcels(db: Database, *, county: str | None = None, zone: str | None = 
                 raise _fail("bbox", "最小值大于最大值")
             conds.append(and_(p.c.max_lon >= minx, p.c.min_lon <= maxx,
                               p.c.max_lat >= miny, p.c.min_lat <= maxy))
+        conds += registry.ledger_conditions(category, land_source, p.c)
         stmt = (select(p.c.id, p.c.code, p.c.county_id, p.c.zone_id, p.c.location, p.c.geometry, p.c.area_m2,
                        p.c.area_mu, p.c.land_use,
                        p.c.state, p.c.inefficiency_categories, p.c.land_source, p.c.supply_method,
@@ -244,7 +247,8 @@ def latest_evaluation(db: Database, parcel_ids: list[int]) -> tuple[dict[str, An
 # --------------------------------------------------------------------------- writing
 def export_parcels(db: Database, path, *, fmt: str | None = None, county: str | None = None,
                    zone: str | None = None, state: str | None = None, bbox=None, encoding: str = "UTF-8",
-                   crs: str = "EPSG:4490", viewer: Principal = SYSTEM) -> ExportResult:
+                   crs: str = "EPSG:4490", viewer: Principal = SYSTEM, category: str | None = None,
+                   land_source: str | None = None) -> ExportResult:
     """Write the filtered parcels ``viewer`` may read to ``path`` (module docstring). An
     existing file is replaced."""
     access.require(viewer, Action.EXPORT)
@@ -253,13 +257,15 @@ def export_parcels(db: Database, path, *, fmt: str | None = None, county: str | 
     enc = _check_encoding(encoding or "UTF-8")
     if not out.parent.exists():
         raise _fail("path", f"目录不存在：{out.parent}", "file_missing")
-    rows = read_parcels(db, county=county, zone=zone, state=state, bbox=bbox, viewer=viewer)
+    rows = read_parcels(db, county=county, zone=zone, state=state, bbox=bbox, viewer=viewer,
+                        category=category, land_source=land_source)
     result = ExportResult(len(rows), out, f, f"EPSG:{epsg}")
     _remove_existing(out, f)
     if f == "xlsx":
         run, evals = latest_evaluation(db, [r["id"] for r in rows if r["confidential"]])
         withheld = sum(not r["confidential"] for r in rows)
-        _write_ledger(out, rows, run, evals, dict(county=county, zone=zone, state=state, bbox=bbox), withheld)
+        _write_ledger(out, rows, run, evals, dict(county=county, zone=zone, state=state, category=category,
+                                                  land_source=land_source, bbox=bbox), withheld)
         result.crs = ""
         result.notes.append(f"台账含最近一次评价（{run['year']}年度，批次 {run['id']}）的数据" if run
                             else "库中没有评价批次，评价数据列为空")
@@ -417,7 +423,8 @@ def _write_ledger(out: Path, rows, run, evals, filters, withheld: int = 0) -> No
     ws.freeze_panes = "B2"
     info = wb.create_sheet("说明")
     info.append(["项目", "内容"])
-    shown = {"county": "县(市、区)", "zone": "产业集聚区", "state": "土地状态", "bbox": "范围"}
+    shown = {"county": "县(市、区)", "zone": "产业集聚区", "state": "土地状态", "category": "低效类别",
+             "land_source": "土地来源", "bbox": "范围"}
     cond = "；".join(f"{shown[k]}={v}" for k, v in filters.items() if v) or "全部宗地"
     for k, v in (("导出时间", datetime.now().strftime("%Y-%m-%d %H:%M")), ("筛选条件", cond),
                  ("宗地数", len(rows)), ("面积合计(亩)", round(total_mu, 4)),

@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 import numpy as np
 import shapely
-from sqlalchemy import and_, func, select
+from sqlalchemy import Text, and_, cast, func, select
 from sqlalchemy.orm import Session
 
 from ..domain.access import SYSTEM, Action, Principal, Role, as_principal
@@ -212,8 +212,10 @@ _DRAFT_COLUMNS = tuple(f.name for f in fields(ParcelDraft)
                        if f.name not in ("code", "geometry", "county", "zone", "stated_area_m2"))
 
 
-def parcel_values(p: PreparedParcel) -> dict[str, Any]:
-    """Column values of a prepared parcel (everything but ``code``), ready for ``Parcel(**…)`` or setattr."""
+def parcel_values(p: PreparedParcel, with_bbox: bool = True) -> dict[str, Any]:
+    """Column values of a prepared parcel (everything but ``code``), ready for ``Parcel(**…)`` or
+    setattr. ``with_bbox=False`` leaves out the bounding-box columns (bulk writers compute them
+    for a whole chunk at once)."""
     d = p.draft
     values = {k: getattr(d, k) for k in _DRAFT_COLUMNS}  # shallow: asdict's deep copies cost
     values["state"] = _parsed(LandState, d.state)
@@ -222,8 +224,9 @@ def parcel_values(p: PreparedParcel) -> dict[str, Any]:
         if values[name] is not None:
             values[name] = _parsed(enum, values[name])
     values.update(geometry=p.geometry, area_m2=p.area_m2, area_mu=float(m2_to_mu(p.area_m2)),
-                  gk_epsg=p.gk_epsg, county_id=p.county.id, zone_id=p.zone.id if p.zone else None,
-                  **_bbox(p.geometry))
+                  gk_epsg=p.gk_epsg, county_id=p.county.id, zone_id=p.zone.id if p.zone else None)
+    if with_bbox:
+        values.update(_bbox(p.geometry))
     return values
 
 
@@ -278,7 +281,7 @@ class _BulkParcelWriter:
 
     def add(self, p: PreparedParcel) -> BulkParcel:
         pid = next(self.ids)
-        self.rows.append({"id": pid, "code": p.code, **parcel_values(p), "is_synthetic": False,
+        self.rows.append({"id": pid, "code": p.code, **parcel_values(p, with_bbox=False), "is_synthetic": False,
                           "created_at": self.now, "updated_at": self.now, "version": 1})
         if len(self.rows) >= self.CHUNK:
             self.flush()
@@ -286,6 +289,11 @@ class _BulkParcelWriter:
 
     def flush(self) -> None:
         rows, self.rows = self.rows, []
+        if rows:
+            geoms = np.empty(len(rows), dtype=object)
+            geoms[:] = [r["geometry"] for r in rows]
+            for r, (minx, miny, maxx, maxy) in zip(rows, shapely.bounds(geoms).tolist()):
+                r.update(min_lon=minx, min_lat=miny, max_lon=maxx, max_lat=maxy)
         insert_with_history(self.s, Parcel, rows, self.CHUNK)
 
 
@@ -501,12 +509,15 @@ def parcel_properties(s: Session, p: Parcel) -> dict[str, Any]:
 
 def list_parcels(db: Database, *, viewer: Principal, county: str | None = None, zone: str | None = None,
                  state: str | None = None, bbox: tuple[float, float, float, float] | None = None,
-                 limit: int = 100, offset: int = 0, sort: list[tuple[str, bool]] | None = None) -> dict[str, Any]:
-    """A page of the parcels ``viewer`` may see, as a GeoJSON FeatureCollection with ``numberMatched``.
+                 limit: int = 100, offset: int = 0, sort: list[tuple[str, bool]] | None = None,
+                 category: str | None = None, land_source: str | None = None) -> dict[str, Any]:
+    """A page of the parcels ``viewer`` may see, as a GeoJSON FeatureCollection with ``numberMatched``
+    and ``totalAreaMu`` (亩 over every matching parcel, not just the page: the ledgers' total).
 
     Filters: county and zone by code, name or alias; state by value or Chinese label; bbox
     (minLon, minLat, maxLon, maxLat, EPSG:4490) selects parcels whose bounding box overlaps
-    it (PostGIS ``&&`` on the GiST index; the bbox columns on SQLite — same semantics).
+    it (PostGIS ``&&`` on the GiST index; the bbox columns on SQLite — same semantics);
+    ``category`` a 低效 category (value or label) the parcel carries; ``land_source`` by value or label.
     ``sort``: ``[(field, descending), …]`` over :data:`PARCEL_SORT_FIELDS`; ties (and the
     default) go by code.
     """
@@ -534,8 +545,10 @@ def list_parcels(db: Database, *, viewer: Principal, county: str | None = None, 
                 raise ValidationFailed(Problem("查询", "state", str(exc))) from None
         if bbox:
             conds.append(_bbox_condition(db, bbox))
+        conds += ledger_conditions(category, land_source)
         where = and_(*conds)
-        total = s.scalar(select(func.count()).select_from(Parcel).where(where))
+        total, total_mu = s.execute(select(func.count(), func.coalesce(func.sum(Parcel.area_mu), 0.0))
+                                    .select_from(Parcel).where(where)).one()
         parcels = s.scalars(select(Parcel).where(where).order_by(*order, Parcel.code)
                             .limit(limit).offset(offset)).all()
         _preload_jurisdictions(s)
@@ -543,7 +556,31 @@ def list_parcels(db: Database, *, viewer: Principal, county: str | None = None, 
                      "geometry": shapely.geometry.mapping(p.geometry),
                      "properties": parcel_properties(s, p)} for p in parcels]
     return {"type": "FeatureCollection", "numberMatched": total, "numberReturned": len(features),
-            "features": features}
+            "totalAreaMu": round(float(total_mu), 4), "features": features}
+
+
+def category_condition(category: InefficiencyCategory, column=Parcel.inefficiency_categories):
+    """SQL: the parcel's 低效 categories (a JSON list) include ``category`` — the quoted value in
+    the list's text, the same on SQLite and PostgreSQL (values never contain one another quoted)."""
+    return cast(column, Text).like(f'%"{category.value}"%')
+
+
+def ledger_conditions(category: str | None, land_source: str | None, parcel=Parcel) -> list:
+    """Ledger filters (台账): a 低效 category and a land source, each by value or Chinese label;
+    a bad value is a 422 naming the field."""
+    conds = []
+    if category:
+        try:
+            conds.append(category_condition(InefficiencyCategory.parse(category.strip()),
+                                            parcel.inefficiency_categories))
+        except ValueError as exc:
+            raise ValidationFailed(Problem("查询", "category", str(exc))) from None
+    if land_source:
+        try:
+            conds.append(parcel.land_source == LandSource.parse(land_source.strip()).value)
+        except ValueError as exc:
+            raise ValidationFailed(Problem("查询", "land_source", str(exc))) from None
+    return conds
 
 
 def _preload_jurisdictions(s: Session) -> None:
@@ -566,7 +603,10 @@ def _bbox_condition(db: Database, bbox):
 
 def parcel_card(db: Database, code: str, *, viewer: Principal) -> dict[str, Any]:
     """一宗一卡: the parcel's facts, geometry, users, contract, agreement, development,
-    enterprise figures and its whole history (一地一档), as ``viewer`` may see it.
+    enterprise figures and its whole history (一地一档), as ``viewer`` may see it, and
+    ``permissions`` — what the viewer may change here (``edit_parcel``: the parcel's facts;
+    ``edit_records``: its occupancy, contract, agreement and development records), so a page
+    offers only the edits the API would accept.
 
     A parcel outside the viewer's scope is "not found". Unless the viewer may read the
     confidential data of this parcel (officials and departments of its jurisdiction; an
@@ -594,6 +634,8 @@ def parcel_card(db: Database, code: str, *, viewer: Principal) -> dict[str, Any]
             "parcel": parcel_properties(s, p),
             "geometry": shapely.geometry.mapping(p.geometry),
             "occupancies": [{
+                "id": o.id,
+                "version": o.version,
                 "enterprise_name": o.enterprise.name,
                 "credit_code": o.enterprise.credit_code,
                 "industry_code": o.enterprise.industry_code,
@@ -620,6 +662,8 @@ def parcel_card(db: Database, code: str, *, viewer: Principal) -> dict[str, Any]
         card["contract"] = card["agreement"] = card["development"] = None
     if not jurisdiction_ok:
         card["history"] = [audit.masked(h) for h in card["history"]]
+    card["permissions"] = {"edit_parcel": viewer.can_edit_in(county_id, zone_id, Action.EDIT_PARCELS),
+                           "edit_records": viewer.can_edit_in(county_id, zone_id, Action.EDIT_ENTERPRISES)}
     return card
 
 

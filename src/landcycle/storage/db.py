@@ -18,6 +18,7 @@ from . import history  # noqa: F401  (registers the 一地一档 hook)
 from . import evaluation_schema, publicity_schema  # noqa: F401  (register their tables)
 from . import import_schema  # noqa: F401  (标图入库 batches)
 from . import account_schema  # noqa: F401  (accounts and sessions)
+from . import supply_schema  # noqa: F401  (年度可供土地清单 entries)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 

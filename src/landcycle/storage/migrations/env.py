@@ -7,6 +7,7 @@ import landcycle.storage.evaluation_schema  # noqa: F401,E402  (registers the ev
 import landcycle.storage.publicity_schema  # noqa: F401,E402  (registers the 公示 tables)
 import landcycle.storage.import_schema  # noqa: F401,E402  (registers the 标图入库 batch tables)
 import landcycle.storage.account_schema  # noqa: F401,E402  (accounts, sessions, login attempts)
+import landcycle.storage.supply_schema  # noqa: F401,E402  (年度可供土地清单 entries)
 
 config = context.config
 connection = config.attributes.get("connection")
