@@ -2,11 +2,13 @@
 # Build the web face's vendored front-end assets.
 #
 # Installs the pinned npm dependencies from web/ and copies MapLibre GL JS
-# (script, stylesheet, licence) into the Python package's static files, so the
-# page never needs a CDN at run time (closed government network).
+# (script, stylesheet, licence) and Apache ECharts (minified script, licence,
+# notice) into the Python package's static files, so the pages never need a
+# CDN at run time (closed government network).
 #
 # Output (build artefact, git-ignored):
-#   src/landcycle/faces/web/static/vendor/maplibre-gl/{maplibre-gl.js,maplibre-gl.css,LICENSE.txt}
+#   src/landcycle/faces/web/static/vendor/maplibre-gl/{maplibre-gl.js,maplibre-gl.css,LICENSE.txt,VERSION}
+#   src/landcycle/faces/web/static/vendor/echarts/{echarts.min.js,LICENSE,NOTICE,VERSION}
 #
 # Idempotent: does nothing if the vendored files exist and are newer than
 # web/package-lock.json. Use --force to rebuild anyway.
@@ -18,6 +20,10 @@ LOCK="$WEB_DIR/package-lock.json"
 DIST="$WEB_DIR/node_modules/maplibre-gl/dist"
 VENDOR="$ROOT/src/landcycle/faces/web/static/vendor/maplibre-gl"
 FILES=(maplibre-gl.js maplibre-gl.css LICENSE.txt)
+# Apache ECharts (dashboard charts): the UMD bundle with zrender inside, its licence and notice.
+ECHARTS_DIST="$WEB_DIR/node_modules/echarts"
+ECHARTS_VENDOR="$ROOT/src/landcycle/faces/web/static/vendor/echarts"
+ECHARTS_FILES=(dist/echarts.min.js LICENSE NOTICE)
 
 force=0
 for arg in "$@"; do
@@ -42,10 +48,14 @@ up_to_date() {
   for f in "${FILES[@]}"; do
     [[ -s "$VENDOR/$f" && "$VENDOR/$f" -nt "$ref" ]] || return 1
   done
+  for f in "${ECHARTS_FILES[@]}"; do
+    f="$(basename "$f")"
+    [[ -s "$ECHARTS_VENDOR/$f" && "$ECHARTS_VENDOR/$f" -nt "$ref" ]] || return 1
+  done
 }
 
 if [[ "$force" -eq 0 ]] && up_to_date; then
-  log "vendor files up to date in ${VENDOR#"$ROOT"/}; nothing to do (use --force to rebuild)"
+  log "vendor files up to date in ${VENDOR#"$ROOT"/} and ${ECHARTS_VENDOR#"$ROOT"/}; nothing to do (use --force to rebuild)"
   exit 0
 fi
 
@@ -62,6 +72,9 @@ fi
 
 for f in "${FILES[@]}"; do
   [[ -s "$DIST/$f" ]] || { log "missing $DIST/$f after npm install"; exit 1; }
+done
+for f in "${ECHARTS_FILES[@]}"; do
+  [[ -s "$ECHARTS_DIST/$f" ]] || { log "missing $ECHARTS_DIST/$f after npm install"; exit 1; }
 done
 
 # Copy into a temporary directory first, then swap in, so a failed copy never
@@ -83,3 +96,19 @@ chmod 755 "$VENDOR"
 trap - EXIT
 
 log "vendored maplibre-gl $(cat "$VENDOR/VERSION") into ${VENDOR#"$ROOT"/}"
+
+# ECharts: same swap-in of a complete folder.
+etmp="$(mktemp -d "$(dirname "$ECHARTS_VENDOR")/.echarts.tmp.XXXXXX")"
+trap 'rm -rf "$etmp"' EXIT
+for f in "${ECHARTS_FILES[@]}"; do
+  cp "$ECHARTS_DIST/$f" "$etmp/$(basename "$f")"
+done
+node -e 'process.stdout.write(require(process.argv[1]).version + "\n")' \
+  "$ECHARTS_DIST/package.json" > "$etmp/VERSION"
+touch "$etmp"/*
+rm -rf "$ECHARTS_VENDOR"
+mv "$etmp" "$ECHARTS_VENDOR"
+chmod 755 "$ECHARTS_VENDOR"
+trap - EXIT
+
+log "vendored echarts $(cat "$ECHARTS_VENDOR/VERSION") into ${ECHARTS_VENDOR#"$ROOT"/}"

@@ -1,8 +1,10 @@
 """Static checks of the web face's front-end files (no server, no browser).
 
-The page must work on a closed network: every script and stylesheet is served
-from /static (MapLibre GL JS is vendored by scripts/build_static.sh), and the
-JavaScript must code against the documented API endpoints.
+The pages must work on a closed network: every script and stylesheet is served
+from /static (MapLibre GL JS is vendored by scripts/build_static.sh); the pages'
+CSP allows only scripts from this server (no inline scripts or handlers); the
+map pages share mapkit.js and read parcels from vector tiles; the public pages
+ask only public endpoints.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = ROOT / "src" / "landcycle" / "faces" / "web" / "static"
 VENDOR = STATIC / "vendor" / "maplibre-gl"
+PAGES = STATIC / "pages"
+JS = STATIC / "js"
 WEB = ROOT / "web"
 BUILD_SCRIPT = ROOT / "scripts" / "build_static.sh"
 
@@ -45,6 +49,8 @@ class _AssetCollector(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.scripts: list[str] = []
+        self.module_scripts: list[str] = []
+        self.inline_scripts = 0
         self.styles: list[str] = []
         self.other_links: list[str] = []
         self.lang: str | None = None
@@ -57,6 +63,10 @@ class _AssetCollector(HTMLParser):
             self.lang = a.get("lang")
         elif tag == "script" and "src" in a:
             self.scripts.append(a["src"])
+            if a.get("type") == "module":
+                self.module_scripts.append(a["src"])
+        elif tag == "script":
+            self.inline_scripts += 1
         elif tag == "link" and "href" in a:
             rel = a.get("rel", "").lower().split()
             (self.styles if "stylesheet" in rel else self.other_links).append(a["href"])
@@ -78,124 +88,152 @@ def _read(path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def index() -> _AssetCollector:
+def mapkit() -> str:
+    return _read(JS / "mapkit.js")
+
+
+def _page(name: str) -> _AssetCollector:
     parser = _AssetCollector()
-    parser.feed(_read(STATIC / "pages" / "portal.html"))
+    parser.feed(_read(PAGES / name))
     return parser
-
-
-@pytest.fixture(scope="module")
-def app_js() -> str:
-    return _read(STATIC / "app.js")
 
 
 def _is_remote(url: str) -> bool:
     return bool(re.match(r"^\s*(https?:)?//", url, re.IGNORECASE))
 
 
-# ---- index.html -------------------------------------------------------------
+# ---- every page ---------------------------------------------------------------
 
 
-def test_index_uses_vendored_maplibre(index: _AssetCollector) -> None:
-    assert "/static/vendor/maplibre-gl/maplibre-gl.js" in index.scripts
-    assert "/static/vendor/maplibre-gl/maplibre-gl.css" in index.styles
+ALL_PAGES = sorted(p.name for p in PAGES.glob("*.html"))
 
 
-def test_index_loads_app_files(index: _AssetCollector) -> None:
-    assert "/static/app.js" in index.scripts
-    assert "/static/app.css" in index.styles
-    # MapLibre must be loaded before the page script that uses it.
-    assert index.scripts.index("/static/vendor/maplibre-gl/maplibre-gl.js") < index.scripts.index(
-        "/static/app.js"
-    )
+@pytest.mark.parametrize("name", ALL_PAGES)
+def test_page_is_chinese_local_and_without_inline_script(name: str) -> None:
+    """CSP allows only 'self' scripts: no inline <script>, no on…= handlers, no CDN."""
+    html = _read(PAGES / name)
+    page = _page(name)
+    assert page.lang == "zh-CN", name
+    assert "许昌" in page.title, name
+    assert not page.inline_scripts, f"{name}: inline <script> blocks are blocked by the CSP"
+    assert not re.search(r"\son[a-z]+\s*=", html, re.IGNORECASE), f"{name}: on…= attributes are blocked by the CSP"
+    assert not re.search(r"https?://", html, re.IGNORECASE), name
+    for url in page.scripts + page.styles + page.other_links:
+        assert not _is_remote(url), f"{name}: remote asset (no CDN allowed): {url}"
+        assert url.startswith("/static/") or url == "data:,", f"{name}: asset not served from /static: {url}"
+    assert 'class="skip-link"' in html, f"{name}: a skip link"
 
 
-def test_index_has_no_cdn_assets(index: _AssetCollector) -> None:
-    for url in index.scripts + index.styles + index.other_links:
-        assert not _is_remote(url), f"remote asset (no CDN allowed): {url}"
-        assert url.startswith("/static/"), f"asset not served from /static: {url}"
+def test_the_old_map_page_files_are_gone() -> None:
+    """The map page moved to mapkit.js + portal.js / workmap.js (issue 6)."""
+    assert not (STATIC / "app.js").exists() and not (STATIC / "app.css").exists()
+    for page in ALL_PAGES:
+        assert "/static/app." not in _read(PAGES / page), page
 
 
-def test_index_has_no_remote_urls_at_all() -> None:
-    html = _read(STATIC / "pages" / "portal.html")
-    assert not re.search(r"https?://", html, re.IGNORECASE)
+@pytest.mark.parametrize("name, script", [("portal.html", "portal.js"), ("land.html", "land.js"),
+                                          ("workmap.html", "workmap.js")])
+def test_map_pages_load_vendored_maplibre_before_their_module(name: str, script: str) -> None:
+    page = _page(name)
+    lib = "/static/vendor/maplibre-gl/maplibre-gl.js"
+    assert lib in page.scripts and "/static/vendor/maplibre-gl/maplibre-gl.css" in page.styles
+    assert page.scripts.index(lib) < page.scripts.index(f"/static/js/{script}")
+    assert page.module_scripts == [f"/static/js/{script}"]
+    assert "/static/css/base.css" in page.styles and "/static/css/map.css" in page.styles
+    assert "from './mapkit.js'" in _read(JS / script)
 
 
-def test_index_is_chinese_page(index: _AssetCollector) -> None:
-    assert index.lang == "zh-CN"
-    assert index.title.strip() == "许昌市产业集聚区土地全生命周期管理平台"
-
-
-def test_index_has_filters_and_map() -> None:
-    html = _read(STATIC / "pages" / "portal.html")
-    for element_id in ("filter-county", "filter-zone", "filter-state", "legend-states", "status", "map"):
+def test_portal_has_its_filters_list_and_map() -> None:
+    html = _read(PAGES / "portal.html")
+    for element_id in ("filter-county", "filter-zone", "filter-source", "filter-industry", "filter-min-mu",
+                       "filter-max-mu", "supply-list", "result-summary", "pager", "map"):
         assert f'id="{element_id}"' in html, element_id
-    for label in ("县区", "产业集聚区", "土地状态", "图例"):
+    for label in ("县区", "产业集聚区", "土地来源", "适宜产业", "面积（亩）", "可供土地清单"):
         assert label in html
+    # every control has a label
+    for control in re.findall(r"<(?:select|input)[^>]*>", html):
+        cid = re.search(r'id="([^"]+)"', control).group(1)
+        assert f'for="{cid}"' in html or "aria-label=" in control, cid
 
 
-# ---- app.js -----------------------------------------------------------------
+def test_workmap_has_filters_and_the_three_styles() -> None:
+    html = _read(PAGES / "workmap.html")
+    for element_id in ("filter-county", "filter-zone", "filter-state", "legend", "status", "map"):
+        assert f'id="{element_id}"' in html, element_id
+    for value, label in (("state", "状态"), ("category", "低效类别"), ("class", "企业分类(A/B/C)")):
+        assert re.search(rf'value="{value}"[^>]*>\s*{re.escape(label)}', html), value
 
 
-@pytest.mark.parametrize(
-    "endpoint",
-    ["/api/config", "/api/jurisdictions", "/api/meta/states", "/api/parcels", "/api/auth/me", "/tiles"],
-)
-def test_app_js_references_api(app_js: str, endpoint: str) -> None:
-    assert f"'{endpoint}'" in app_js or f'"{endpoint}"' in app_js
+# ---- scripts ----------------------------------------------------------------------
 
 
-def test_app_js_reads_parcels_from_vector_tiles(app_js: str) -> None:
-    """Maps read tiles, lists read pages: the parcels, zones and counties are MapLibre vector
-    sources built from the layers' TileJSON; no layer is ever loaded as GeoJSON pages."""
-    assert "type: 'vector'" in app_js
-    assert "PUBLIC_PARCEL_LAYER = 'supply'" in app_js  # anonymous visitors: the supply list
-    assert "SCOPED_PARCEL_LAYER = 'parcels'" in app_js  # signed in: their jurisdiction's parcels
-    assert "BOUNDARY_LAYERS = ['counties', 'zones']" in app_js
-    assert "'.json'" in app_js  # TileJSON per layer
-    for source in ("parcels", "counties", "zones"):
-        assert not re.search(rf"getSource\('{source}'\)\.setData", app_js), source
-        assert not re.search(rf"{source}: \{{ type: 'geojson'", app_js), source
-    # the former paged GeoJSON loading is gone
-    for gone in ("numberMatched", "'bbox'", "'next'", "PAGE_LIMIT"):
-        assert gone not in app_js, gone
-    # filters are expressions on the tile attributes; the status counts what is drawn
-    for attribute in ("county_code", "zone_code", "state"):
-        assert f"['get', '{attribute}']" in app_js, attribute
-    assert "queryRenderedFeatures" in app_js
-    assert "放大地图以查看宗地" in app_js
-    assert "当前视野内" in app_js
-    assert "查看一宗一卡" in app_js
+def test_public_pages_read_only_public_endpoints() -> None:
+    """云上看地 never asks for confidential data: the supply list, jurisdictions, config, tiles."""
+    portal, land = _read(JS / "portal.js"), _read(JS / "land.js")
+    assert "'/api/supply'" in portal and "layer: 'supply'" in portal
+    assert "/api/supply/" in land and "layer: 'supply'" in land
+    for text in (portal, land):
+        for private in ("/api/parcels", "/api/enterprises", "/api/ledgers", "/api/evaluations", "layer: 'parcels'"):
+            assert private not in text, private
+    assert "layer: 'parcels'" in _read(JS / "workmap.js")
+    assert "requireLogin: true" in _read(JS / "workmap.js")
 
 
-def test_tile_layers_used_by_the_page_exist_with_its_attributes(app_js: str) -> None:
+def test_mapkit_reads_parcels_from_vector_tiles(mapkit: str) -> None:
+    """Maps read tiles, lists read pages: vector sources from each layer's TileJSON."""
+    assert "type: 'vector'" in mapkit
+    assert "`${TILES}/${layer}.json`" in mapkit and "const TILES = '/tiles'" in mapkit
+    for source in ("counties", "zones"):
+        assert f"tileJson('{source}')" in mapkit
+    assert "'/api/config'" in mapkit and "'/api/jurisdictions'" in mapkit
+    for attribute in ("county_code", "zone_code", "state", "inefficiency", "eval_class", "area_mu", "code"):
+        assert f"['get', '{attribute}']" in mapkit, attribute
+    for name in ("createMap", "addParcelTiles", "setParcelStyle", "setParcelFilter", "legendItems", "renderLegend",
+                 "showFeature", "onParcelClick", "openPopup", "highlightParcel"):
+        assert f"export function {name}(" in mapkit or f"export async function {name}(" in mapkit, name
+        assert re.search(rf"[ ;]{name}\(", mapkit.split("*/", 1)[0]), f"{name} documented at the top"
+
+
+def test_tile_layers_used_by_the_pages_exist_with_their_attributes() -> None:
     from landcycle.services.tiles import LAYERS
 
     used = {"code", "state", "state_label", "zone_code", "zone_name", "county_code", "county_name", "area_mu"}
     for name in ("parcels", "supply"):
         assert name in LAYERS and used <= set(LAYERS[name].fields), name
+    assert "inefficiency" in LAYERS["parcels"].fields
     for name in ("counties", "zones"):
         assert name in LAYERS and "code" in LAYERS[name].fields
 
 
-def test_app_js_colours_every_lifecycle_state(app_js: str) -> None:
+def test_mapkit_colours_every_state_category_and_class(mapkit: str) -> None:
+    from landcycle.domain.rules.classify import CLASS_LABELS
+    from landcycle.domain.vocabulary import InefficiencyCategory
+
     for value in LIFECYCLE_STATES:
-        assert re.search(rf"\b{value}\s*:\s*'#[0-9a-fA-F]{{6}}'", app_js), value
-    assert "FALLBACK_COLOR" in app_js
+        assert re.search(rf"\b{value}\s*:\s*'#[0-9a-fA-F]{{6}}'", mapkit), value
+    for cat in InefficiencyCategory:
+        assert re.search(rf"\b{cat.value}\s*:\s*'#[0-9a-fA-F]{{6}}'", mapkit), cat.value
+        assert cat.label in mapkit
+    for cls, label in CLASS_LABELS.items():
+        assert re.search(rf"\b{cls}\s*:\s*'#[0-9a-fA-F]{{6}}'", mapkit), cls
+        assert label in mapkit
+    assert "无评价" in mapkit
 
 
-def test_app_js_never_injects_raw_html(app_js: str) -> None:
-    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "setHTML("):
-        assert sink not in app_js, sink
-
-
-def test_front_end_has_no_remote_urls(app_js: str) -> None:
-    assert not re.search(r"https?://", app_js, re.IGNORECASE)
-    css = _read(STATIC / "app.css")
-    assert not re.search(r"https?://|@import", css, re.IGNORECASE)
+@pytest.mark.parametrize("name", ["mapkit.js", "portal.js", "land.js", "workmap.js"])
+def test_scripts_never_inject_raw_html_or_use_remote_urls(name: str) -> None:
+    text = _read(JS / name)
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "setHTML(", "eval("):
+        assert sink not in text, sink
+    assert not re.search(r"https?://", text, re.IGNORECASE)
     # No glyph/sprite servers in the map style: labels use local fonts.
-    assert not re.search(r"\bglyphs\s*:", app_js)
-    assert not re.search(r"\bsprite\s*:", app_js)
+    assert not re.search(r"\bglyphs\s*:", text) and not re.search(r"\bsprite\s*:", text)
+
+
+@pytest.mark.parametrize("name", ["map.css", "portal.css", "land.css"])
+def test_stylesheets_are_local(name: str) -> None:
+    css = _read(STATIC / "css" / name)
+    assert not re.search(r"https?://|@import", css, re.IGNORECASE)
 
 
 # ---- build inputs -----------------------------------------------------------
