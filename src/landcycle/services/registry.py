@@ -366,21 +366,38 @@ EDITABLE_PARCEL_FIELDS = {
 
 
 def update_parcel(db: Database, code: str, changes: dict[str, Any], expected_version: int,
-                  actor: Principal | str, reason: str | None = None) -> dict:
+                  actor: Principal | str, reason: str | None = None, *, set_state: bool | None = None) -> dict:
     """Change a parcel's fields if nobody changed it since ``expected_version``.
 
     ``actor`` must be allowed to edit parcels of this jurisdiction (a parcel outside its
     view is "not found"). A stale version raises :class:`Conflict` carrying the current
     record; nothing is written to the parcel, and the refused attempt is logged in its
     archive (action ``conflict``). Each change lands in the archive with actor and reason.
+
+    ``state`` is changed by lifecycle transitions (``services.lifecycle``), not here: a caller
+    acting as a user (a :class:`Principal`, e.g. through the API) is refused with 422 on field
+    ``state``. A plain actor name (the command line, jobs, data maintenance — trusted like
+    imports) may set it directly; ``set_state`` overrides either default.
     """
     editor = as_principal(actor)
     record = f"宗地 {code}"
     unknown = set(changes) - EDITABLE_PARCEL_FIELDS
     if unknown:
         raise ValidationFailed([Problem(record, f, "该字段不能直接修改", "not_editable") for f in sorted(unknown)])
+    if set_state is None:
+        set_state = not isinstance(actor, Principal)
 
     def apply(s: Session, parcel: Parcel) -> None:
+        if "state" in changes and not set_state:
+            try:
+                wanted = LandState.parse(changes["state"]).value
+            except ValueError as exc:
+                raise ValidationFailed(Problem(record, "state", str(exc))) from None
+            if wanted != parcel.state:  # sending the state unchanged is not a change
+                raise ValidationFailed(Problem(
+                    record, "state", f"土地状态不能直接修改（当前为“{LandState(parcel.state).label}”）：请通过生命周期"
+                    f"流转办理（POST /api/parcels/{parcel.code}/transitions；可办理的流转及其条件见 GET 同一地址），"
+                    "每一步都核对条件并记录文件", "use_transitions"))
         draft = _draft_of(parcel)
         for k, v in changes.items():
             setattr(draft, k, v)
@@ -533,11 +550,7 @@ def list_parcels(db: Database, *, viewer: Principal, county: str | None = None, 
         raise ValidationFailed(Problem("查询", "offset", "偏移量不能为负"))
     with db.reader() as s:
         conds = [access.parcel_condition(viewer)]
-        if county:
-            conds.append(Parcel.county_id == jurisdictions.resolve(s, county, JurisdictionKind.COUNTY,
-                                                                   "查询", "county").id)
-        if zone:
-            conds.append(Parcel.zone_id == jurisdictions.resolve(s, zone, JurisdictionKind.ZONE, "查询", "zone").id)
+        conds += jurisdiction_conditions(s, county, zone)
         if state:
             try:
                 conds.append(Parcel.state == LandState.parse(state).value)
@@ -563,6 +576,17 @@ def category_condition(category: InefficiencyCategory, column=Parcel.inefficienc
     """SQL: the parcel's 低效 categories (a JSON list) include ``category`` — the quoted value in
     the list's text, the same on SQLite and PostgreSQL (values never contain one another quoted)."""
     return cast(column, Text).like(f'%"{category.value}"%')
+
+
+def jurisdiction_conditions(s: Session, county: str | None, zone: str | None) -> list:
+    """Parcel filters by county and zone (code, name or alias); an unknown one is a 422 naming
+    the field."""
+    conds = []
+    if county:
+        conds.append(Parcel.county_id == jurisdictions.resolve(s, county, JurisdictionKind.COUNTY, "查询", "county").id)
+    if zone:
+        conds.append(Parcel.zone_id == jurisdictions.resolve(s, zone, JurisdictionKind.ZONE, "查询", "zone").id)
+    return conds
 
 
 def ledger_conditions(category: str | None, land_source: str | None, parcel=Parcel) -> list:

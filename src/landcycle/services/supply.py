@@ -27,7 +27,6 @@ from ..domain.access import PUBLIC_STATES
 from ..domain.errors import NotFound, Problem, ValidationFailed
 from ..domain.rules.standard_land import INDICATORS as STANDARD_INDICATORS
 from ..domain.vocabulary import (
-    JurisdictionKind,
     LandSource,
     SupplyMethod,
     land_use_label,
@@ -37,7 +36,7 @@ from ..storage.history import insert_with_history
 from ..storage.ids import BulkIdAllocator
 from ..storage.schema import Jurisdiction, Parcel
 from ..storage.supply_schema import SupplyListEntry
-from . import jurisdictions, rules
+from . import registry, rules
 
 #: Fields the public list can be sorted by (API ``sort``).
 SUPPLY_SORT_FIELDS = ("code", "area_mu", "expected_price_wan", "county", "zone")
@@ -111,20 +110,11 @@ def list_supply(db: Database, *, county: str | None = None, zone: str | None = N
     with db.reader() as s:
         year = _current_year(s)
         q, zone_j, county_j = _public_rows(s, year)
-        conds = []
-        if county:
-            conds.append(Parcel.county_id == jurisdictions.resolve(s, county, JurisdictionKind.COUNTY, "查询", "county").id)
-        if zone:
-            conds.append(Parcel.zone_id == jurisdictions.resolve(s, zone, JurisdictionKind.ZONE, "查询", "zone").id)
+        conds = registry.jurisdiction_conditions(s, county, zone) + registry.ledger_conditions(None, land_source)
         if lo is not None:
             conds.append(Parcel.area_mu >= lo)
         if hi is not None:
             conds.append(Parcel.area_mu <= hi)
-        if land_source:
-            try:
-                conds.append(Parcel.land_source == LandSource.parse(land_source).value)
-            except ValueError as exc:
-                raise ValidationFailed(Problem("查询", "land_source", str(exc))) from None
         if industry:
             conds.append(_json_list_has(SupplyListEntry.suitable_industries, industry.strip()))
         columns = {"code": Parcel.code, "area_mu": Parcel.area_mu, "expected_price_wan": SupplyListEntry.expected_price_wan,

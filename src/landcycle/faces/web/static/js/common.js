@@ -303,3 +303,24 @@ export function pathKey() {
   const parts = location.pathname.split('/').filter(Boolean);
   return decodeURIComponent(parts[parts.length - 1] || '');
 }
+
+/**
+ * Wire the page's 上一页/下一页 buttons (ids `prev`, `next`) to `state.offset`/`state.limit`;
+ * `reload()` fetches the page. Call `updatePager(state, total)` after each load.
+ */
+export function wirePager(state, reload) {
+  $('prev').addEventListener('click', () => {
+    state.offset = Math.max(0, state.offset - state.limit);
+    reload();
+  });
+  $('next').addEventListener('click', () => {
+    state.offset += state.limit;
+    reload();
+  });
+}
+
+/** Enable/disable the pager buttons for a page at `state.offset` of `total` records. */
+export function updatePager(state, total) {
+  $('prev').disabled = state.offset <= 0;
+  $('next').disabled = state.offset + state.limit >= total;
+}

@@ -4,7 +4,7 @@
  * whole filtered set) and exports the same filters through GET /api/exports/parcels?format=xlsx.
  * The filters live in the URL (?kind=idle&zone=…), so a ledger view can be bookmarked.
  */
-import { $, api, el, mu, num, query, renderShell, say } from './common.js';
+import { $, api, el, mu, num, query, renderShell, say, updatePager, wirePager } from './common.js';
 
 const KINDS = {
   approved_unsupplied: '批而未供',
@@ -138,8 +138,7 @@ function render(page) {
   const pages = Math.max(1, Math.ceil(page.numberMatched / state.limit));
   const current = Math.floor(state.offset / state.limit) + 1;
   $('page-info').textContent = `第 ${current} / ${pages} 页`;
-  $('prev').disabled = state.offset <= 0;
-  $('next').disabled = state.offset + state.limit >= page.numberMatched;
+  updatePager(state, page.numberMatched);
 }
 
 async function load() {
@@ -232,14 +231,7 @@ async function main() {
   });
   $('filters').addEventListener('submit', (ev) => ev.preventDefault());
   $('export').addEventListener('click', exportExcel);
-  $('prev').addEventListener('click', () => {
-    state.offset = Math.max(0, state.offset - state.limit);
-    load();
-  });
-  $('next').addEventListener('click', () => {
-    state.offset += state.limit;
-    load();
-  });
+  wirePager(state, load);
   await load();
 }
 

@@ -3,7 +3,7 @@
  * (as_of, zone, kind, severity, paging). Overdue first. The cards show the counts by severity
  * over all warnings and filter the list; the filters live in the URL.
  */
-import { $, api, el, query, renderShell, say } from './common.js';
+import { $, api, el, query, renderShell, say, updatePager, wirePager } from './common.js';
 
 const SEV_TAG = { overdue: 'tag-error', urgent: 'tag-warn', upcoming: 'tag' };
 const state = { as_of: '', zone: '', kind: '', severity: '', limit: 50, offset: 0 };
@@ -92,8 +92,7 @@ function render(page) {
   $('summary').textContent = `基准日 ${page.as_of}：共 ${page.total} 条${state.severity || state.kind ? '（已筛选）' : ''}`;
   const pages = Math.max(1, Math.ceil(page.total / state.limit));
   $('page-info').textContent = `第 ${Math.floor(state.offset / state.limit) + 1} / ${pages} 页`;
-  $('prev').disabled = state.offset <= 0;
-  $('next').disabled = state.offset + state.limit >= page.total;
+  updatePager(state, page.total);
 }
 
 async function load() {
@@ -143,14 +142,7 @@ async function main() {
     load();
   });
   $('filters').addEventListener('submit', (ev) => ev.preventDefault());
-  $('prev').addEventListener('click', () => {
-    state.offset = Math.max(0, state.offset - state.limit);
-    load();
-  });
-  $('next').addEventListener('click', () => {
-    state.offset += state.limit;
-    load();
-  });
+  wirePager(state, load);
   await load();
 }
 
