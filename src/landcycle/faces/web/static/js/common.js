@@ -169,7 +169,8 @@ export async function renderShell({ active = '', requireLogin = false } = {}) {
       el('button', { type: 'button', class: 'btn btn-link', id: 'logout', text: '退出', onclick: logout }),
     ])
     : el('div', { class: 'app-user' }, [
-      el('a', { class: 'btn btn-small', href: `/login?next=${encodeURIComponent(location.pathname)}`, text: '登录' }),
+      // The public pages look the same signed in: signing in from them leads to the workbench.
+      el('a', { class: 'btn btn-small', href: `/login?next=${encodeURIComponent(location.pathname.startsWith('/work') ? location.pathname : '/work')}`, text: '登录' }),
     ]);
   header.replaceChildren(
     el('div', { class: 'app-brand' }, [
