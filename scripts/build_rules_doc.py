@@ -73,7 +73,37 @@ def render() -> str:
                      + "\n```\n\nVerdict:\n\n```json\n"
                      + json.dumps(verdict, ensure_ascii=False, indent=2) + "\n```")
     parts.append(_progress_sections(rulebook))
+    parts.append(_lifecycle_section())
     return "\n".join(parts) + "\n"
+
+
+def _lifecycle_section() -> str:
+    """The lifecycle state machine of ``domain/lifecycle.py`` (issue 7): its table, rendered
+    from the transitions themselves (states, roles, documents, guards, clauses)."""
+    from landcycle.domain import lifecycle
+
+    rows = ["\n## 生命周期 (lifecycle transitions)\n",
+            "`landcycle.domain.lifecycle.TRANSITIONS` — the only ways a parcel's state changes for a user: "
+            "`GET /api/parcels/{code}/transitions` (what the caller may do next, whether each step is possible "
+            "now and why not, the steps taken) and `POST` the same path `{transition, version, reason, documents}` "
+            "(200 / 422 with every reason / 409 stale / 403 role / 404 out of scope). `PATCH /api/parcels/{code}` "
+            "refuses a change of `state` (422, field `state`). Each step is written to `parcel_transitions` "
+            "(append-only) and the parcel's update to the change log (一地一档), in one transaction. Data loads "
+            "(imports, the demo generator, the command line acting under a plain actor name) still set states "
+            "directly: they record what already happened and are not workflow steps.\n",
+            "```text\n" + inspect.cleandoc(lifecycle.__doc__) + "\n```\n",
+            "| step | 名称 | from | to | roles | documents | guards on stored facts | basis |",
+            "|---|---|---|---|---|---|---|---|"]
+    for t in lifecycle.TRANSITIONS:
+        d = t.to_dict()
+        rows.append(f"| `{t.key}` | {t.name} | {'、'.join(d['from_labels'])} | {d['to_label']} "
+                    f"| {'、'.join(d['role_labels'])} | {'；'.join(x['label'] for x in d['documents'])} "
+                    f"| {'；'.join(d['guards']) or '—'} | {t.basis} |")
+    rows.append("\nDocument kinds (`documents[].kind`, key or Chinese name; each document also needs `title`, "
+                "`number` 文号 and `date`, not after today):\n")
+    rows.append("| kind | 文件 |\n|---|---|")
+    rows += [f"| `{k}` | {v} |" for k, v in lifecycle.DOCUMENT_KINDS.items()]
+    return "\n".join(rows)
 
 
 def _settings_table(rulebook: Rulebook, section: str) -> str:

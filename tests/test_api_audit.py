@@ -66,16 +66,19 @@ def test_who_reads_which_entries(world):
 
 
 def test_entries_show_who_when_what_and_the_values(world):
-    r = world.call("PATCH", f"/api/parcels/{W1}", "weidu_zone",
-                   json={"state": "闲置", "version": 1, "reason": "超过约定动工日期满一年未动工"})
-    assert r.status_code == 200
+    # a state change goes through the lifecycle machine (issue 7); its parcel update is in the trail
+    r = world.call("POST", f"/api/parcels/{W1}/transitions", "weidu_zone", json={
+        "transition": "list_for_supply", "version": 1, "reason": "纳入年度可供土地清单",
+        "documents": [{"kind": "supply_list_approval", "title": "年度可供土地清单", "number": "许政〔2021〕1号",
+                       "date": "2021-09-01"}]})
+    assert r.status_code == 200, r.text
     [entry] = world.call("GET", "/api/audit", params={"actor": "weidu_zone"}).json()["items"]
     assert entry["actor"] == "weidu_zone" and entry["action"] == "update" and entry["action_label"] == "修改"
     assert entry["entity"] == "parcels" and entry["entity_label"] == "宗地" and entry["parcel_code"] == W1
-    assert entry["reason"] == "超过约定动工日期满一年未动工"
-    assert entry["summary"] == "修改宗地：土地状态：批而未供 → 闲置"
+    assert entry["reason"] == "纳入年度可供土地清单"
+    assert entry["summary"] == "修改宗地：土地状态：批而未供 → 可供"
     assert entry["before"] == {"state": "approved_unsupplied", "version": 1}
-    assert entry["after"] == {"state": "idle", "version": 2}
+    assert entry["after"] == {"state": "listed", "version": 2}
     at = datetime.fromisoformat(entry["at"])
     assert at.tzinfo is not None and abs(datetime.now(timezone.utc) - at) < timedelta(minutes=5)
 

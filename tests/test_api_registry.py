@@ -402,8 +402,8 @@ def test_parcel_edits_need_a_version_and_a_stale_one_changes_nothing(world):
     # body version, then the ETag style header (weak validators accepted)
     r = world.call("PATCH", f"/api/parcels/{W1}", json={"location": "甲改", "version": 1, "reason": "勘误"})
     assert r.status_code == 200 and r.json()["version"] == 2 and r.headers["etag"] == '"2"'
-    r = world.call("PATCH", f"/api/parcels/{W1}", json={"state": "闲置"}, headers={"If-Match": 'W/"2"'})
-    assert r.status_code == 200 and r.json()["state"] == "idle"
+    r = world.call("PATCH", f"/api/parcels/{W1}", json={"height_limit_m": 24.0}, headers={"If-Match": 'W/"2"'})
+    assert r.status_code == 200 and r.json()["height_limit_m"] == 24.0
     # stale: 409 with the current record, nothing overwritten, the attempt in the archive
     r = world.call("PATCH", f"/api/parcels/{W1}", json={"location": "乙改"}, headers={"If-Match": '"2"'})
     assert r.status_code == 409 and r.json()["code"] == "version_conflict"

@@ -40,6 +40,7 @@ from . import tiles as tile_routes
 from . import routes_audit, routes_ledgers, routes_registry
 from . import routes_workbench
 from . import routes_supply
+from . import routes_lifecycle
 from .auth import current_principal
 from .errors import ERROR_RESPONSES
 from .paging import MAX_OFFSET, page_links, parse_sort
@@ -344,6 +345,7 @@ def create_app(db: "Database | None" = None, settings: Settings | None = None) -
     app.include_router(routes_audit.build_router())
     app.include_router(routes_workbench.build_router())
     app.include_router(routes_supply.build_router())
+    app.include_router(routes_lifecycle.build_router())
 
     app.include_router(pages.build_router(STATIC_DIR, settings.basemap_url))
     _declare_security(app)

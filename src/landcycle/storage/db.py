@@ -19,6 +19,7 @@ from . import evaluation_schema, publicity_schema  # noqa: F401  (register their
 from . import import_schema  # noqa: F401  (标图入库 batches)
 from . import account_schema  # noqa: F401  (accounts and sessions)
 from . import supply_schema  # noqa: F401  (年度可供土地清单 entries)
+from . import lifecycle_schema  # noqa: F401  (lifecycle transitions, issue 7)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 

@@ -497,7 +497,7 @@ const PARCEL_EDITOR = {
   fields: [
     { name: 'location', type: 'text', max: 300, wide: true },
     { name: 'land_use', type: 'text', max: 8 },
-    { name: 'state', type: 'select' },
+    // No 'state': a state changes only by a lifecycle transition (POST /api/parcels/{code}/transitions).
     { name: 'land_source', type: 'select', nullable: true },
     { name: 'supply_method', type: 'select', nullable: true },
     { name: 'supply_date', type: 'date', nullable: true },
