@@ -260,6 +260,88 @@ def parcel_list(zone: Optional[str] = typer.Option(None, help="产业集聚区�
     console.print(t)
 
 
+def _parse_document(raw: str, index: int) -> dict:
+    """One ``--document kind=title|number|date`` option as the service reads documents."""
+    where = f"第 {index} 个 --document"
+    kind, sep, rest = raw.partition("=")
+    parts = rest.split("|")
+    if not sep or not kind.strip() or len(parts) != 3:
+        err_console.print(f"[bold red]错误：[/]{where}“{raw}”格式不对，应为 类型=文件名称|文号|日期"
+                          "（如 supply_list_approval=长葛市2026年度可供土地清单|长政〔2026〕3号|2026-03-01），未写入任何数据")
+        raise typer.Exit(code=2)
+    title, number, day = (p.strip() for p in parts)
+    return {"kind": kind.strip(), "title": title, "number": number, "date": day}
+
+
+def _local_time(at: str | None) -> str:
+    """An API timestamp (UTC ISO) as 北京时间, the way the platform's users read times."""
+    from datetime import datetime
+
+    from ..services.audit import LOCAL_TZ
+
+    return datetime.fromisoformat(at).astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M") if at else "—"
+
+
+@parcel_app.command("transitions")
+def parcel_transitions(code: str = typer.Argument(..., help="19位宗地代码"),
+                       as_json: bool = typer.Option(False, "--json", help="以JSON输出")):
+    """列出宗地当前状态、可办理的下一步流转（能否办理及原因、所需文件、依据）和已办理的流转记录。"""
+    from ..services import lifecycle
+
+    try:
+        data = lifecycle.allowed_transitions(_ready_db(), code, SYSTEM)
+    except LandcycleError as exc:
+        _fail(exc)
+    if as_json:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        return
+    console.print(f"[bold]宗地 {data['code']}[/]：当前状态 [bold]{data['state_label']}[/]（第 {data['version']} 版；"
+                  f"按 {data['as_of']} 判断，规则库版本 {data['rulebook_version']}）")
+    t = Table(title="可办理的下一步")
+    for col in ("流转", "键", "→ 状态", "能否办理", "所需文件", "依据", "不能办理的原因"):
+        t.add_column(col, overflow="fold")
+    for s in data["transitions"]:
+        t.add_row(s["name"], s["key"], s["to_label"], "[green]可以[/]" if s["possible"] else "[red]不能[/]",
+                  "\n".join(f"{d['label']}（{d['kind']}）" for d in s["documents"]) or "—", s["basis"],
+                  "\n".join(f"• {r}" for r in s["reasons"]) or "—")
+    if not data["transitions"]:
+        t.add_row("（该状态没有后续流转）", "", "", "", "", "", "")
+    console.print(t)
+    h = Table(title=f"流转记录（{len(data['history'])} 条）")
+    for col in ("时间", "流转", "状态变化", "办理人", "原因", "文件"):
+        h.add_column(col, overflow="fold")
+    for row in data["history"]:
+        docs = "\n".join(f"{d['kind_label']}：{d.get('title', '')} {d.get('number', '')} {d.get('date', '')}".rstrip()
+                         for d in row["documents"])
+        h.add_row(_local_time(row["at"]), row["name"], f"{row['from_label']} → {row['to_label']}",
+                  row["actor"], row["reason"] or "", docs or "—")
+    console.print(h)
+
+
+@parcel_app.command("transition")
+def parcel_transition(
+    code: str = typer.Argument(..., help="19位宗地代码"),
+    key: str = typer.Argument(..., help="流转的键或中文名称（见 landcycle parcel transitions）"),
+    reason: str = typer.Option(..., "--reason", help="办理原因（记入一地一档）"),
+    document: list[str] = typer.Option([], "--document", help="所附文件：类型=文件名称|文号|日期（类型用键或中文名称；可重复）"),
+    actor: str = typer.Option("cli", "--actor", help="办理人"),
+):
+    """办理宗地生命周期流转：检查状态、条件和所需文件，全部满足才改变状态（记入流转记录和一地一档）。"""
+    from ..services import lifecycle
+
+    docs = [_parse_document(raw, i) for i, raw in enumerate(document, start=1)]
+    db = _ready_db()
+    try:
+        # The version just read: the step is still refused (409) if someone else changes the parcel meanwhile.
+        version = lifecycle.allowed_transitions(db, code, SYSTEM)["version"]
+        out = lifecycle.transition(db, code, key, actor, version, reason=reason, documents=docs)
+    except LandcycleError as exc:
+        _fail(exc)
+    step, parcel = out["transition"], out["parcel"]
+    console.print(f"[green]已办理“{step['name']}”[/]：宗地 {code} {step['from_label']} → {step['to_label']}"
+                  f"（现为第 {parcel['version']} 版，办理人 {step['actor']}）。")
+
+
 @app.command()
 def check(
     rule: str = typer.Argument(..., help="规则名：mu-average、classify、idle、low-efficiency、standard-land、"

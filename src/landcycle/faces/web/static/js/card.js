@@ -13,6 +13,11 @@
  * version it was read at (If-Match). 422 problems appear next to their fields; a 409 shows
  * "该记录已被他人修改" with both versions side by side and lets the user redo the edit on
  * the current version, keeping (and marking) what they had changed.
+ *
+ * 生命周期 (issue 7): GET /api/parcels/{code}/transitions — the state, the next steps with
+ * whether each is possible now and why not (clause), the steps taken. Accounts that may edit the
+ * parcel get a form per possible step (reason, one row per required document) that POSTs the
+ * step with the card's version; 409 uses the same conflict view as the edit forms.
  */
 import {
   $, api, el, renderShell, num, mu, wan, pct, date, yesNo, say, showProblems, clearProblems,
@@ -139,15 +144,15 @@ async function load() {
     body.removeAttribute('aria-busy');
     return;
   }
-  const [verdicts, results] = await Promise.all([loadVerdicts(), loadResults(c)]);
+  const [verdicts, results, life] = await Promise.all([loadVerdicts(), loadResults(c), loadLifecycle()]);
   card = c;
-  render(c, verdicts, results);
+  render(c, verdicts, results, life);
   body.removeAttribute('aria-busy');
 }
 
 // ---- rendering -----------------------------------------------------------------------
 
-function render(c, verdicts, results) {
+function render(c, verdicts, results, life) {
   const p = c.parcel;
   document.title = `一宗一卡 ${p.code} · 许昌市产业集聚区土地全生命周期管理平台`;
   $('card-title').textContent = `一宗一卡 · ${p.code}`;
@@ -172,10 +177,11 @@ function render(c, verdicts, results) {
     enterprisesSection(c, results),
     el('div', { class: 'grid-2' }, [contractSection(c), agreementSection(c)]),
     developmentSection(c),
+    lifecycleSection(c, life),
     verdictsSection(verdicts),
     historySection(c),
   ];
-  $('card-body').replaceChildren(...sections);
+  $('card-body').replaceChildren(...sections.filter(Boolean));
   drawMap(c);
 }
 
@@ -484,6 +490,181 @@ function historySection(c) {
   ]);
 }
 
+// ---- lifecycle -------------------------------------------------------------------------
+
+/** The parcel's lifecycle (GET …/transitions), or null when the API refuses this account. */
+async function loadLifecycle() {
+  try {
+    return await api(`/api/parcels/${enc(code)}/transitions`);
+  } catch (err) {
+    if (err.status === 401 || err.status === 403 || err.status === 404) return null;
+    return { unavailable: `生命周期暂时无法读取：${err.message}` };
+  }
+}
+
+/** The steps taken so far: who, when, from → to, reason and documents (printed). */
+function pastSteps(history) {
+  if (!history.length) return el('p', { class: 'muted', text: '尚无流转记录（数据导入时登记的状态不是流转）。' });
+  return el('ol', { class: 'history life-history' }, history.map((h) => el('li', { class: 'history-item' }, [
+    el('div', { class: 'history-when' }, [el('time', { datetime: h.at, text: date(h.at) })]),
+    el('div', { class: 'history-what' }, [
+      el('p', { class: 'history-title' }, [tag(h.name), ` ${h.from_label} → ${h.to_label}`,
+        el('span', { class: 'history-actor', text: ` · 办理人：${h.actor}` })]),
+      h.reason ? el('p', { class: 'muted small', text: `原因：${h.reason}` }) : null,
+      h.documents.length ? el('ul', { class: 'life-docs' }, h.documents.map((d) => el('li', {
+        text: d.title ? `${d.kind_label}：${d.title}（${d.number}，${d.date}）` : d.kind_label }))) : null,
+    ]),
+  ])));
+}
+
+/** One next step: name → target, possible or not (reasons with their clauses), its form if possible. */
+function nextStep(c, life, t) {
+  const slot = el('div', { class: 'editor-slot' });
+  return el('article', { class: `life-step${t.possible ? ' is-possible' : ''}`, dataset: { key: t.key } }, [
+    el('h4', null, [`${t.name} → ${t.to_label}`, ' ', t.possible ? tag('现在可以办理', 'ok') : tag('暂不能办理', 'error')]),
+    el('p', { class: 'muted small', text: `依据：${t.basis} · 办理：${t.role_labels.join('、')}` }),
+    t.documents.length ? el('p', { class: 'small', text: `所需文件：${t.documents.map((d) => d.label).join('；')}` }) : null,
+    t.reasons.length ? el('ul', { class: 'reasons life-reasons' }, t.reasons.map((r) => el('li', { text: r }))) : null,
+    t.possible ? el('div', { class: 'btn-row' }, [el('button', {
+      type: 'button', class: 'btn btn-small', text: `办理：${t.name}`,
+      onclick: () => openTransition(slot, c, life, t),
+    })]) : null,
+    slot,
+  ]);
+}
+
+function lifecycleSection(c, life) {
+  if (!life) return null;  // the API refuses this account: nothing to show
+  if (life.unavailable) return panel('sec-lifecycle', '生命周期', el('p', { class: 'muted', text: life.unavailable }));
+  const canAct = c.permissions && c.permissions.edit_parcel;
+  return panel('sec-lifecycle', '生命周期', [
+    el('p', { class: 'life-state' }, ['当前状态：', tag(life.state_label,
+      ['idle', 'inefficient', 'disposing'].includes(life.state) ? 'error' : null),
+    el('span', { class: 'muted small', text: ` 按 ${life.as_of} 判断 · 规则库 ${life.rulebook_version}` })]),
+    canAct ? el('div', { class: 'life-next no-print' }, [
+      el('h3', { text: '下一步' }),
+      life.transitions.length ? el('div', { class: 'life-steps' }, life.transitions.map((t) => nextStep(c, life, t)))
+        : el('p', { class: 'muted', text: '该状态没有后续流转。' }),
+    ]) : null,
+    el('h3', { text: `流转记录（共 ${life.history.length} 条）` }),
+    pastSteps(life.history),
+  ]);
+}
+
+/** The API's problem field for a document ("documents.0.title" or "documents[0].title") → the input's name. */
+function transitionField(field) {
+  const m = /^documents(?:\.|\[)(\d+)\]?\.(\w+)$/.exec(String(field || ''));
+  return m ? `doc-${m[1]}-${m[2]}` : field;
+}
+
+/**
+ * The form of one step: a reason and one row (title, 文号, date) per required document kind;
+ * POSTs the step with the card's version. 422 problems land next to their inputs, the refusal
+ * reasons in the form; 409 is the card's conflict view (showConflict) on the parcel's state.
+ */
+function openTransition(slot, c, life, t) {
+  editorSeq += 1;
+  const prefix = `tr${editorSeq}`;
+  const state = { base: { ...c.parcel }, version: c.parcel.version };
+  const message = el('div', { class: 'message', role: 'alert', hidden: true });
+  const conflictBox = el('div', { class: 'conflict', hidden: true });
+  const input = (name, text, type = 'text', max) => el('div', { class: 'field' }, [
+    el('label', { for: `${prefix}-${name}`, text }),
+    el('input', { id: `${prefix}-${name}`, name, type, maxlength: max }),
+  ]);
+  const form = el('form', { class: 'edit-form', novalidate: true, 'aria-label': `办理：${t.name}` }, [
+    el('h3', { class: 'edit-title' }, [`办理：${t.name}（${life.state_label} → ${t.to_label}）`,
+      el('span', { class: 'muted small edit-version' })]),
+    ...t.documents.map((d, i) => el('fieldset', { class: 'field-multi life-doc' }, [
+      el('legend', { text: d.label }),
+      el('div', { class: 'form-grid' }, [
+        input(`doc-${i}-title`, '文件名称', 'text', 200), input(`doc-${i}-number`, '文号', 'text', 100),
+        input(`doc-${i}-date`, '日期', 'date')]),
+    ])),
+    el('div', { class: 'field field-wide' }, [
+      el('label', { for: `${prefix}-reason`, text: '办理原因（记入流转记录和一地一档）' }),
+      el('input', { id: `${prefix}-reason`, name: 'reason', type: 'text', maxlength: 2000 }),
+    ]),
+    message,
+    conflictBox,
+    el('div', { class: 'btn-row' }, [
+      el('button', { type: 'submit', class: 'btn', text: '提交办理' }),
+      el('button', { type: 'button', class: 'btn btn-secondary', text: '取消', onclick: () => slot.replaceChildren() }),
+    ]),
+  ]);
+  const showVersion = () => {
+    form.querySelector('.edit-version').textContent = `（依据第 ${state.version} 版办理）`;
+  };
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearProblems(form);
+    say(message, '');
+    const value = (name) => form.elements.namedItem(name).value.trim();
+    const reason = value('reason');
+    const body = {
+      transition: t.key,
+      documents: t.documents.map((d, i) => ({
+        kind: d.kind, title: value(`doc-${i}-title`), number: value(`doc-${i}-number`), date: value(`doc-${i}-date`) || null,
+      })),
+      ...(reason ? { reason } : {}),
+    };
+    const submit = form.querySelector('button[type="submit"]');
+    submit.disabled = true;
+    try {
+      const saved = await api(`/api/parcels/${enc(code)}/transitions`, { method: 'POST', body, version: state.version });
+      slot.replaceChildren();
+      say($('card-message'), `已办理“${t.name}”：${saved.transition.from_label} → ${saved.transition.to_label}`
+        + `（现为第 ${saved.version} 版）。`, 'ok');
+      await load();
+      $('card-message').focus();
+    } catch (err) {
+      if (err.status === 422) {
+        const rest = showProblems(form, err.problems.map((p) => ({ ...p, field: transitionField(p.field) })));
+        if (rest.length) {
+          message.replaceChildren(el('p', { text: '不能办理，原因：' }),
+            el('ul', { class: 'reasons' }, rest.map((p) => el('li', { text: p.message }))));
+          message.hidden = false;
+          message.dataset.kind = 'error';
+        } else {
+          say(message, '请按提示补全所附文件。', 'error');
+        }
+      } else if (err.status === 409 && err.current) {
+        const mine = { state: t.to };
+        showConflict({
+          box: conflictBox, message, fields: [{ name: 'state', type: 'select' }, ...PARCEL_EDITOR.fields], base: state.base,
+          version: state.version, mine, err, redoText: '在当前版本上重新提交', discardText: '放弃办理',
+          onRedo: (_mine, current) => {
+            state.base = current;
+            state.version = current.version;
+            showVersion();
+            conflictBox.hidden = true;
+            conflictBox.replaceChildren();
+            say(message, `已改为依据他人保存的当前版本（第 ${current.version} 版，状态“${choiceLabel('state', current.state)}”）办理，`
+              + '您填写的原因和文件已保留；请核对后再次提交。', 'warn');
+            submit.focus();
+          },
+          onDiscard: async () => {
+            slot.replaceChildren();
+            say($('card-message'), '已放弃办理，下面显示的是当前版本。', 'info');
+            await load();
+          },
+        });
+      } else {
+        say(message, err.message, 'error');
+      }
+    } finally {
+      submit.disabled = false;
+    }
+  });
+
+  showVersion();
+  say($('card-message'), '');
+  slot.replaceChildren(form);
+  const first = form.querySelector('input');
+  if (first) first.focus();
+}
+
 // ---- editing ---------------------------------------------------------------------------
 
 /*
@@ -633,6 +814,49 @@ function getValue(form, field) {
 }
 
 /**
+ * 409, for every form of the card: the user's values beside the current version (the 409
+ * body's `current`) for `fields` — those the user changed (`mine`) or someone else did since
+ * `base` (read at `version`) — marking fields both sides changed. "Redo" calls
+ * `onRedo(mine, current)`, "discard" `onDiscard()`.
+ */
+function showConflict({ box, message, fields, base, version, mine, err, onRedo, onDiscard,
+  redoText = '在当前版本上重做我的修改', discardText = '放弃我的修改' }) {
+  const current = err.current;
+  const rows = fields.filter((f) => f.name in mine
+    || !same(normal(f, current[f.name]), normal(f, base[f.name])));
+  box.replaceChildren(
+    el('h4', { text: '该记录已被他人修改' }),
+    el('p', { text: `${err.message}。下表左侧是您的修改，右侧是他人保存后的当前版本（第 ${current.version} 版）。` }),
+    el('div', { class: 'table-wrap' }, [el('table', { class: 'data-table conflict-table' }, [
+      el('thead', null, [el('tr', null, [
+        el('th', { scope: 'col', text: '字段' }),
+        el('th', { scope: 'col', text: `您开始修改时（第 ${version} 版）` }),
+        el('th', { scope: 'col', class: 'col-mine', text: '您的版本（未保存）' }),
+        el('th', { scope: 'col', class: 'col-current', text: `当前版本（第 ${current.version} 版）` }),
+      ])]),
+      el('tbody', null, rows.map((f) => {
+        const changedByMe = f.name in mine;
+        const changedByOther = !same(normal(f, current[f.name]), normal(f, base[f.name]));
+        const clash = changedByMe && changedByOther && !same(mine[f.name], normal(f, current[f.name]));
+        return el('tr', { class: clash ? 'clash' : null }, [
+          el('th', { scope: 'row' }, [label(f.name), clash ? tag('双方都改了', 'error') : null]),
+          el('td', { text: display(f, base[f.name]) }),
+          el('td', { class: changedByMe ? 'col-mine changed' : 'col-mine', text: changedByMe ? display(f, mine[f.name]) : '（未改）' }),
+          el('td', { class: changedByOther ? 'col-current changed' : 'col-current', text: display(f, current[f.name]) }),
+        ]);
+      })),
+    ])]),
+    el('div', { class: 'btn-row' }, [
+      el('button', { type: 'button', class: 'btn', text: redoText, onclick: () => onRedo(mine, current) }),
+      el('button', { type: 'button', class: 'btn btn-secondary', text: discardText, onclick: onDiscard }),
+    ]),
+  );
+  box.hidden = false;
+  say(message, '');
+  box.querySelector('button').focus();
+}
+
+/**
  * Open an edit form for `record` in `slot` (replacing any editor there). Saves only the fields
  * the user changed, against the version the form was filled from.
  */
@@ -706,7 +930,15 @@ function openEditor(slot, spec, record) {
         const rest = showProblems(form, err.problems);
         say(message, rest.length ? rest.map((p) => p.message).join('；') : `${err.message}`, 'error');
       } else if (err.status === 409 && err.current) {
-        showConflict(out, err);
+        showConflict({
+          box: conflictBox, message, fields: spec.fields, base: state.base, version: state.version, mine: out, err,
+          onRedo: redo,
+          onDiscard: async () => {
+            slot.replaceChildren();
+            say($('card-message'), '已放弃您的修改，下面显示的是当前版本。', 'info');
+            await load();
+          },
+        });
       } else {
         say(message, err.message, 'error');
       }
@@ -714,47 +946,6 @@ function openEditor(slot, spec, record) {
       submit.disabled = false;
     }
   });
-
-  /** 409: the user's version beside the current one; "redo" refills the form from the current one. */
-  function showConflict(mine, err) {
-    const current = err.current;
-    const rows = spec.fields.filter((f) => f.name in mine
-      || !same(normal(f, current[f.name]), normal(f, state.base[f.name])));
-    conflictBox.replaceChildren(
-      el('h4', { text: '该记录已被他人修改' }),
-      el('p', { text: `${err.message}。下表左侧是您的修改，右侧是他人保存后的当前版本（第 ${current.version} 版）。` }),
-      el('div', { class: 'table-wrap' }, [el('table', { class: 'data-table conflict-table' }, [
-        el('thead', null, [el('tr', null, [
-          el('th', { scope: 'col', text: '字段' }),
-          el('th', { scope: 'col', text: `您开始修改时（第 ${state.version} 版）` }),
-          el('th', { scope: 'col', class: 'col-mine', text: '您的版本（未保存）' }),
-          el('th', { scope: 'col', class: 'col-current', text: `当前版本（第 ${current.version} 版）` }),
-        ])]),
-        el('tbody', null, rows.map((f) => {
-          const changedByMe = f.name in mine;
-          const changedByOther = !same(normal(f, current[f.name]), normal(f, state.base[f.name]));
-          const clash = changedByMe && changedByOther && !same(mine[f.name], normal(f, current[f.name]));
-          return el('tr', { class: clash ? 'clash' : null }, [
-            el('th', { scope: 'row' }, [label(f.name), clash ? tag('双方都改了', 'error') : null]),
-            el('td', { text: display(f, state.base[f.name]) }),
-            el('td', { class: changedByMe ? 'col-mine changed' : 'col-mine', text: changedByMe ? display(f, mine[f.name]) : '（未改）' }),
-            el('td', { class: changedByOther ? 'col-current changed' : 'col-current', text: display(f, current[f.name]) }),
-          ]);
-        })),
-      ])]),
-      el('div', { class: 'btn-row' }, [
-        el('button', { type: 'button', class: 'btn', text: '在当前版本上重做我的修改', onclick: () => redo(mine, current) }),
-        el('button', { type: 'button', class: 'btn btn-secondary', text: '放弃我的修改', onclick: async () => {
-          slot.replaceChildren();
-          say($('card-message'), '已放弃您的修改，下面显示的是当前版本。', 'info');
-          await load();
-        } }),
-      ]),
-    );
-    conflictBox.hidden = false;
-    say(message, '');
-    conflictBox.querySelector('button').focus();
-  }
 
   function redo(mine, current) {
     state.base = current;
