@@ -15,7 +15,8 @@ Bars (issue 5, 200,000 parcels, SQLite, the real server on loopback):
 * (d) the same z14 tiles from TiPg serving the same parcels from PostGIS: ratio ours ÷ TiPg.
 
 Data (built once, not timed, kept in ``--workdir`` and reused, keyed by scale and seed; an
-interrupted build resumes): ``generate_demo(db, scale, seed)`` into
+interrupted build resumes): ``generate_demo(db, scale, seed)`` and an evaluation of 2020 (so
+the officials' parcel tiles carry ``eval_class``) into
 ``landcycle_s<scale>_seed<seed>.db`` (≈ 1 min for 200,000 on an idle machine) and, for (d), into
 the PostgreSQL database ``landcycle_bench_s<scale>_seed<seed>`` on the ``--pg-url`` server
 (≈ 100 s; the same seed gives the same parcels). Each database gets two accounts:
@@ -90,6 +91,8 @@ CITY_USER = "bench_city"
 ZONE_USER = "bench_zone"
 CITY_CODE = "411000"  # 许昌市, the city admin's jurisdiction
 TILE_ZOOM = 14
+#: The year of the evaluation run the benchmark databases get (the demo's figures cover it).
+EVALUATION_YEAR = 2020
 #: TiPg is asked for the table columns behind our parcel tiles' attributes (ours add the
 #: Chinese labels and the zone/county codes and names, which TiPg cannot join).
 TIPG_PROPERTIES = ("code", "state", "inefficiency_categories", "zone_id", "county_id", "area_mu")
@@ -98,6 +101,8 @@ LOAD_MIX = {"tile": 0.60, "search": 0.25, "card": 0.15}
 PHASES = ("tiles", "search", "load")
 #: CPU of other processes on the machine during each phase (see CpuMeter).
 METER: dict[str, "CpuMeter"] = {}
+#: Our tile servers' resident memory (MiB): after start, after the warm-up tiles, at the end.
+MEMORY: dict[str, tuple[float, float, float]] = {}
 
 
 def log(msg: str) -> None:
@@ -108,8 +113,11 @@ def log(msg: str) -> None:
 def _populate(db, scale: int, seed: int) -> None:
     """Schema, reference jurisdictions, the demo and the two benchmark accounts — each step
     skipped when already done, so an interrupted build resumes."""
-    from landcycle.services import accounts, setup
+    from sqlalchemy import func, select
+
+    from landcycle.services import accounts, evaluation, setup
     from landcycle.services.demo import generate_demo
+    from landcycle.storage.evaluation_schema import EvaluationRun
 
     setup.init_database(db, actor="benchmark")
     parcels = setup.status(db).parcels
@@ -122,6 +130,11 @@ def _populate(db, scale: int, seed: int) -> None:
         raise RuntimeError(f"{db.url} holds {parcels} parcels, not {scale}: remove it to rebuild")
     with db.reader() as s:
         zone = _densest_zone(s)[0]
+        evaluated = s.scalar(select(func.count()).select_from(EvaluationRun))
+    if not evaluated:  # the officials' parcel tiles carry the evaluation's A/B/C class
+        t0 = time.perf_counter()
+        evaluation.evaluate(db, EVALUATION_YEAR, actor="benchmark")
+        log(f"  evaluated {EVALUATION_YEAR} on {db.dialect} in {time.perf_counter() - t0:.1f} s (not counted)")
     existing = {u["username"] for u in accounts.list_users(db)}
     if CITY_USER not in existing:
         accounts.add_user(db, CITY_USER, PASSWORD, "city_admin", jurisdiction=CITY_CODE, actor="benchmark")
@@ -264,6 +277,21 @@ def _session_cpu_seconds(sid: int) -> float:
     return sum(st[1] for st in stats if st and st[0] == sid) / _CLK_TCK
 
 
+def _session_rss_mib(sid: int) -> float:
+    """Resident memory (MiB) of the live processes of session ``sid``."""
+    kib = 0
+    for d in Path("/proc").iterdir():
+        st = _proc_stat(d.name) if d.name.isdigit() else None
+        if not st or st[0] != sid:
+            continue
+        try:
+            kib += next((int(line.split()[1]) for line in (d / "status").read_text().splitlines()
+                         if line.startswith("VmRSS:")), 0)
+        except OSError:
+            pass
+    return kib / 1024
+
+
 def _machine_busy_seconds() -> tuple[float, float]:
     """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
     v = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -390,6 +418,9 @@ class Server:
 
     def cpu_seconds(self) -> float:
         return _session_cpu_seconds(self.proc.pid) if self.proc else 0.0
+
+    def rss_mib(self) -> float:
+        return _session_rss_mib(self.proc.pid) if self.proc else 0.0
 
     def stop(self) -> None:
         if not self.proc or self.proc.poll() is not None:
@@ -721,6 +752,11 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"    p50 {_fmt_bar(p50, BAR_TILE_P50_MS)}")
         lines.append(f"    p95 {_fmt_bar(p95, BAR_TILE_P95_MS)}")
         verdicts += [("tiles p50", p50 <= BAR_TILE_P50_MS), ("tiles p95", p95 <= BAR_TILE_P95_MS)]
+        for name, (start, warm, end) in MEMORY.items():
+            if name.startswith("ours"):
+                held = " (with the columnar copy of the parcels)" if "SQLite" in name else ""
+                lines.append(f"    {name:17s} server RSS {start:,.0f} MiB after start, {warm:,.0f} MiB after the "
+                             f"warm-up tiles{held}, {end:,.0f} MiB at the end")
         if "TiPg, PostgreSQL" in med:
             tp = med["TiPg, PostgreSQL"]
             lines.append("(d) ours ÷ TiPg (same tiles, same parcels; TiPg from PostGIS):")
@@ -803,7 +839,9 @@ def phase_tiles(args, workdir: Path, sqlite_url: str, pg_url: str | None, tiles:
         heads = {name: {"city": login(s.base, CITY_USER) if name.startswith("ours") else {}}
                  for name, s in servers.items()}
         for name, s in servers.items():
+            rss0 = s.rss_mib()
             time_sequential(s.base, [_tile_request(name, t) for t in warm], heads[name])
+            MEMORY[name] = (rss0, s.rss_mib(), 0.0)
         for rnd in range(1, args.runs + 1):
             METER["tiles"].start(own)
             order = list(servers) if rnd % 2 else list(reversed(servers))  # take turns
@@ -822,6 +860,8 @@ def phase_tiles(args, workdir: Path, sqlite_url: str, pg_url: str | None, tiles:
                 log(f"  tiles round {rnd}/{args.runs} [{name}]: {_summary(ms)}, {nbytes / 1024:,.0f} KiB, "
                     f"server CPU {cpu_ms:.0f} ms per tile")
             METER["tiles"].stop(own)
+        for name in MEMORY:
+            MEMORY[name] = (*MEMORY[name][:2], servers[name].rss_mib())
     finally:
         for s in servers.values():
             s.stop()

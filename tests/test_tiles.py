@@ -581,7 +581,8 @@ def test_tilejson_documents(api, db, world):
         assert 112.9 < west < 113.3 and 33.5 < south < 33.8 and 114.1 < east < 114.5 and 34.3 < north < 34.6
         assert west < doc["center"][0] < east and south < doc["center"][1] < north
         (vl,) = doc["vector_layers"]
-        assert vl["id"] == spec.name and vl["fields"] == dict(spec.fields)
+        public_fields = {k: v for k, v in spec.fields.items() if not k.startswith("eval_")}
+        assert vl["id"] == spec.name and vl["fields"] == public_fields  # the public: no evaluation fields
         assert not [k for k in vl["fields"] if CONFIDENTIAL.search(k)]
         # the template works as given
         z = max(spec.minzoom, 14 if spec.maxzoom >= 14 else spec.maxzoom)
@@ -617,3 +618,311 @@ def test_zone_tiles_cover_the_zone(db):
     z, xs, ys = 14, [t[1] for t in covered], [t[2] for t in covered]
     ring = [(z, x, y) for x in range(min(xs) - 1, max(xs) + 2) for y in (min(ys) - 1, max(ys) + 1)]
     assert not any(shapely.intersects(zone, shapely.box(*_lonlat_box(*t))) for t in ring)
+
+
+# --------------------------------------------------------------------------- evaluation classes (eval_class)
+@pytest.fixture
+def evaluated(db):
+    """The 300-parcel demo evaluated for 2020. Returns (run id, expected) where ``expected`` maps
+    each evaluated parcel's id to (its class as the tile should carry it, its land user's id):
+    the land user from the parcel's stored result, that enterprise's current result as the
+    results API reads it (``services.evaluation.results_page``) — ``not_evaluated`` for 不参评."""
+    from landcycle.services import evaluation
+    from landcycle.services.demo import generate_demo
+
+    generate_demo(db, scale=300)
+    run_id = evaluation.evaluate(db, 2020, actor="评价办").run_id
+    return run_id, _expected_classes(db, run_id)
+
+
+def _expected_classes(db, run_id) -> dict[int, tuple[str, int]]:
+    from landcycle.services import evaluation
+
+    results, total = evaluation.results_page(db, run_id, viewer=SYSTEM, limit=10_000)
+    assert len(results) == total > 0
+    by_code = {r["credit_code"]: ("not_evaluated" if r["status"] == "not_evaluated" else r["result_class"])
+               for r in results}
+    with db.reader() as s:
+        ent_code = dict(s.execute(select(Enterprise.id, Enterprise.credit_code)).all())
+        owners = s.execute(text("SELECT parcel_id, owner_enterprise_id FROM parcel_evaluations "
+                                "WHERE run_id = :r ORDER BY result_version"), {"r": run_id}).all()
+    owner_of = dict(owners)  # the highest version last
+    return {pid: (by_code[ent_code[eid]], eid) for pid, eid in owner_of.items()
+            if eid is not None and by_code.get(ent_code[eid]) is not None}
+
+
+def _class_tiles(db, expected, zone: str | None = None, n: int = 3) -> list[tuple[int, int, int]]:
+    """z14 tiles holding parcels with an A/B/C class (of ``zone`` if given), most such parcels first."""
+    with db.reader() as s:
+        rows = s.execute(select(Parcel.id, Parcel.geometry, Parcel.zone_id)).all()
+        zone_id = jurisdictions.resolve(s, zone).id if zone else None
+    counts: dict[tuple, int] = {}
+    for pid, geom, zid in rows:
+        if expected.get(pid, ("",))[0] in ("A", "B", "C") and (zone_id is None or zid == zone_id):
+            t = tile_of(*geom.centroid.coords[0], 14)
+            counts[t] = counts.get(t, 0) + 1
+    return sorted(counts, key=lambda t: -counts[t])[:n]
+
+
+def _classes_in(content: bytes) -> dict[int, tuple[str | None, str | None]]:
+    return {fid: (p.get("eval_class"), p.get("eval_class_label")) for fid, (p, _) in decode(content, "parcels").items()}
+
+
+def test_officials_and_departments_get_the_class_the_public_does_not(api, db, evaluated, accounts):
+    """Every account role reads evaluation results (``Action.READ_CONFIDENTIAL``) — enterprises
+    their own only, below; the public, which has no accounts, does not: anonymous tiles and a
+    public-role caller's carry no class. (A role losing the right: the cache test below.)"""
+    _run, expected = evaluated
+    city, zone, dept = bearer(api, "city"), bearer(api, "weidu_zone"), bearer(api, "tax_city")
+    seen = set()
+    for t in _class_tiles(db, expected, zone="魏都产业集聚区"):
+        for who in (city, zone, dept):
+            classes = _classes_in(get_tile(api, "parcels", *t, who).content)
+            assert classes
+            for fid, (klass, label) in classes.items():
+                want = expected.get(fid, (None,))[0]
+                assert klass == want, fid
+                assert label == (tiles.EVAL_CLASS_LABELS[want] if want else None)
+                if klass in ("A", "B", "C"):
+                    seen.add(klass)
+        r = get_tile(api, "parcels", *t)  # anonymous
+        assert b"eval_class" not in r.content  # (it sees the listed parcels only, if any)
+        assert all(c == (None, None) for c in _classes_in(r.content).values())
+        public = tiles.render_tile(db, Principal(username="p", role=Role.PUBLIC), "parcels", *t)
+        assert public == r.content
+        # the public layer never carries it, whoever asks
+        assert b"eval_class" not in get_tile(api, "supply", *t, city).content
+    assert seen  # at least one real A/B/C class was compared
+    # the labels are the rule module's
+    assert tiles.EVAL_CLASS_LABELS["A"] == "A类（优先发展类）" and tiles.EVAL_CLASS_LABELS["not_evaluated"] == "不参评"
+
+
+def test_an_enterprise_sees_only_the_class_of_land_it_is_the_evaluated_user_of(db, evaluated):
+    _run, expected = evaluated
+    t = _class_tiles(db, expected, n=1)[0]
+    everything = _classes_in(tiles.render_tile(db, SYSTEM, "parcels", *t))
+    owner = next(expected[fid][1] for fid, (k, _) in everything.items() if k in ("A", "B", "C"))
+    me = Principal(username="ent", role=Role.ENTERPRISE, enterprise_id=owner)
+    mine = _classes_in(tiles.render_tile(db, me, "parcels", *t))
+    assert mine
+    for fid, (klass, _label) in mine.items():
+        assert klass == (expected[fid][0] if expected.get(fid, (None, None))[1] == owner else None)
+    assert any(k for k, _ in mine.values())
+
+
+def test_a_caller_without_the_right_never_gets_a_cached_tile_with_classes(db, evaluated, monkeypatch):
+    """The cache key holds whose classes a tile carries, not only the SQL scope: a city-level
+    department shares the city admin's scope condition and cached tiles — until its role loses
+    the right to read evaluation results; then it gets its own tiles, without classes."""
+    from landcycle.domain import access as domain_access
+
+    _run, expected = evaluated
+    t = _class_tiles(db, expected, n=1)[0]
+    cache = tiles.TileCache()
+    city = Principal(username="c", role=Role.CITY_ADMIN, everywhere=True)
+    dept = Principal(username="d", role=Role.DEPARTMENT, everywhere=True, department="税务")
+    first = tiles.cached_tile(db, cache, city, "parcels", *t)
+    assert not first.cache_hit and b"eval_class" in first.data
+    assert tiles.cached_tile(db, cache, dept, "parcels", *t).cache_hit  # same rights, same tile
+    anonymous = tiles.cached_tile(db, cache, ANONYMOUS, "parcels", *t)
+    assert not anonymous.cache_hit and b"eval_class" not in anonymous.data
+    public = tiles.cached_tile(db, cache, Principal(username="p", role=Role.PUBLIC), "parcels", *t)
+    assert public.cache_hit and public.data == anonymous.data  # the public's own tile
+    grants = dict(domain_access.GRANTS)
+    grants[domain_access.Action.READ_CONFIDENTIAL] = grants[domain_access.Action.READ_CONFIDENTIAL] - {Role.DEPARTMENT}
+    monkeypatch.setattr(domain_access, "GRANTS", grants)
+    monkeypatch.setattr(tiles, "_scope_digest", tiles._scope_digest.__wrapped__)  # no memo across rule sets
+    assert tiles.scope_key(dept, tiles.LAYERS["parcels"]) != tiles.scope_key(city, tiles.LAYERS["parcels"])
+    stripped = tiles.cached_tile(db, cache, dept, "parcels", *t)
+    assert not stripped.cache_hit and b"eval_class" not in stripped.data
+    assert set(decode(stripped.data, "parcels")) == set(decode(first.data, "parcels"))
+
+
+def test_a_revised_result_and_a_new_run_reach_cached_tiles(db, evaluated):
+    from landcycle.services import evaluation, publicity
+
+    run_id, expected = evaluated
+    t = _class_tiles(db, expected, n=1)[0]
+    cache = tiles.TileCache()
+    before = _classes_in(tiles.cached_tile(db, cache, SYSTEM, "parcels", *t).data)
+    fid = next(f for f, (k, _) in before.items() if k in ("A", "B", "C"))
+    old = before[fid][0]
+    revised = "A" if old != "A" else "C"
+    with db.reader() as s:
+        credit = s.scalar(select(Enterprise.credit_code).where(Enterprise.id == expected[fid][1]))
+    publicity.publish(db, run_id, date(2021, 9, 17), actor="评价办")
+    oid = publicity.file_objection(db, run_id, credit, "漏报退税", date(2021, 9, 22), actor="企业")
+    publicity.decide_objection(db, oid, True, "核实属实", date(2021, 9, 28), actor="评价办", revised_class=revised)
+    after = tiles.cached_tile(db, cache, SYSTEM, "parcels", *t)
+    assert not after.cache_hit and _classes_in(after.data)[fid] == (revised, tiles.EVAL_CLASS_LABELS[revised])
+    assert _classes_in(after.data) == {f: (_expected_classes(db, run_id).get(f, (None,))[0],
+                                           tiles.EVAL_CLASS_LABELS.get(_expected_classes(db, run_id).get(f, (None,))[0]))
+                                       for f in after_ids(after.data)}
+    # a new run (written outside the change log) is the latest: its classes replace the revision
+    assert tiles.cached_tile(db, cache, SYSTEM, "parcels", *t).cache_hit
+    new_run = evaluation.evaluate(db, 2020, actor="评价办").run_id
+    again = tiles.cached_tile(db, cache, SYSTEM, "parcels", *t)
+    assert not again.cache_hit and _classes_in(again.data)[fid][0] == _expected_classes(db, new_run)[fid][0] == old
+
+
+def after_ids(data: bytes) -> set[int]:
+    return set(decode(data, "parcels"))
+
+
+def test_tilejson_lists_the_class_only_to_those_who_get_it(api, db, accounts):
+    anonymous = api.get("/tiles/parcels.json").json()["vector_layers"][0]["fields"]
+    city = api.get("/tiles/parcels.json", headers=bearer(api, "city")).json()["vector_layers"][0]["fields"]
+    assert "eval_class" in city and "eval_class_label" in city and "A、B、C" in city["eval_class"]
+    assert not [k for k in anonymous if k.startswith("eval_")]
+    assert set(city) - set(anonymous) == {"eval_class", "eval_class_label"}
+    supply = api.get("/tiles/supply.json", headers=bearer(api, "city")).json()["vector_layers"][0]["fields"]
+    assert not [k for k in supply if k.startswith("eval_")]
+
+
+def test_postgis_and_python_renderers_agree_on_classes(db, evaluated):
+    if db.dialect != "postgresql":
+        pytest.skip("两种渲染方式只能在 PostGIS 后端上比较")
+    _run, expected = evaluated
+    ts = _class_tiles(db, expected, n=4)
+    owner = next(e for _, (k, e) in expected.items() if k in ("A", "B", "C"))
+    with db.reader() as s:
+        zone_id = s.scalar(select(Parcel.zone_id).where(Parcel.id == next(iter(expected))))
+    who_list = [SYSTEM, ANONYMOUS, Principal(username="e", role=Role.ENTERPRISE, enterprise_id=owner),
+                Principal(username="z", role=Role.ZONE_MANAGER, zone_ids=frozenset({zone_id}))]
+    compared = 0
+    for z, x, y in ts:
+        for who in who_list:
+            a = decode(tiles.render_tile(db, who, "parcels", z, x, y, engine="postgis"), "parcels")
+            b = decode(tiles.render_tile(db, who, "parcels", z, x, y, engine="python"), "parcels")
+            assert set(a) == set(b)
+            for fid in a:
+                pa, pb = dict(a[fid][0]), dict(b[fid][0])
+                assert pa.pop("area_mu") == pytest.approx(pb.pop("area_mu"), abs=0.011)
+                assert pa == pb, (who.username, fid)
+                compared += "eval_class" in pa
+    assert compared > 5
+
+
+# --------------------------------------------------------------------------- the columnar copy
+def _principals(db) -> list[Principal]:
+    with db.reader() as s:
+        weidu = jurisdictions.resolve(s, "魏都区").id
+        weidu_zone = jurisdictions.resolve(s, "魏都产业集聚区").id
+        changge_zone = jurisdictions.resolve(s, "长葛市产业集聚区").id
+        ent = s.scalar(select(Enterprise.id).where(Enterprise.credit_code == CREDIT_CODE))
+    return [SYSTEM, ANONYMOUS,
+            Principal(username="county", role=Role.COUNTY_ADMIN, county_ids=frozenset({weidu}),
+                      zone_ids=frozenset({weidu_zone})),
+            Principal(username="zone", role=Role.ZONE_MANAGER, zone_ids=frozenset({changge_zone})),
+            Principal(username="dept", role=Role.DEPARTMENT, county_ids=frozenset({weidu})),
+            Principal(username="ent", role=Role.ENTERPRISE, enterprise_id=ent),
+            Principal(username="nobody", role=Role.ZONE_MANAGER)]
+
+
+def _tile_ids(db, who, layer="parcels") -> set[int]:
+    with db.reader() as s:
+        geoms = s.scalars(select(Parcel.geometry)).all()
+    seen: set[int] = set()
+    for t in tiles_covering(shapely.union_all(geoms), 14):
+        seen |= set(decode(tiles.render_tile(db, who, layer, *t, engine="python"), layer))
+    return seen
+
+
+def test_columnar_tiles_show_exactly_what_parcel_condition_selects(db, world):
+    """The columnar copy holds every parcel; which of them a caller gets is the database's
+    answer to ``parcel_condition`` — checked for each kind of scope, before and after a parcel
+    moves to another zone and another is listed."""
+    from landcycle.services import access
+
+    def check():
+        for who in _principals(db):
+            with db.reader() as s:
+                want = set(s.scalars(select(Parcel.id).where(access.parcel_condition(who))).all())
+                public = set(s.scalars(select(Parcel.id).where(access.parcel_condition(ANONYMOUS))).all())
+            assert _tile_ids(db, who) == want, who.username
+            assert _tile_ids(db, who, "supply") == public, who.username
+
+    check()
+    with db.transaction(actor="测试") as s:  # a 长葛 parcel moves to 魏都 (no API edits the zone)
+        parcel = s.scalar(select(Parcel).where(Parcel.code == changge_code(1)))
+        parcel.zone_id = jurisdictions.resolve(s, "魏都产业集聚区").id
+        parcel.county_id = jurisdictions.resolve(s, "魏都区").id
+        parcel.geometry = shapely.MultiPolygon([rectangle_around(113.838, WEIDU_LAT, 0.2, 0.2)])
+    with db.reader() as s:
+        version = s.scalar(select(Parcel.version).where(Parcel.code == weidu_code(2)))
+    registry.update_parcel(db, weidu_code(2), {"state": "可供"}, version, actor="测试")
+    check()
+
+
+def test_the_columnar_copy_kept_from_the_change_log_equals_a_fresh_load(db, world):
+    """Refreshing from the change log (only the parcels logged since) gives the same columns as
+    loading everything again — and the same rings snapped for z14: after edits, a move, an
+    import and its undo."""
+    from landcycle.domain import vector_tiles
+    from landcycle.services import tile_columns
+
+    t = tile_of(113.815, WEIDU_LAT, 14)
+    tiles.render_tile(db, SYSTEM, "parcels", *t, engine="python")  # the first load
+    code = weidu_code(4)
+    with db.reader() as s:
+        version = s.scalar(select(Parcel.version).where(Parcel.code == code))
+    registry.update_parcel(db, code, {"state": "闲置", "geometry": rectangle_around(113.83, WEIDU_LAT + 0.008, 0.3, 0.2)},
+                           version, actor="测试")
+    tiles.render_tile(db, SYSTEM, "parcels", *t, engine="python")
+    result = imports.import_batch(db, _import_batch(rectangle_around(113.815, WEIDU_LAT + 0.004, 0.2, 0.2), 70), actor="测试")
+    tiles.render_tile(db, SYSTEM, "parcels", *t, engine="python")
+    imports.import_batch(db, _import_batch(rectangle_around(113.819, WEIDU_LAT + 0.004, 0.2, 0.2), 71), actor="测试")
+    imports.undo_batch(db, result.batch_id, actor="测试")
+    tiles.render_tile(db, SYSTEM, "parcels", *t, engine="python")
+    with db.reader() as s:
+        tile_columns.begin_snapshot(s)
+        store = tile_columns.store_for(s)
+        generation = tiles.data_generation(s)
+        as_of = generation.change_id if store.incremental else generation
+        kept = store.columns(s, as_of)
+        fresh = tile_columns.TileStore(incremental=store.incremental).columns(s, as_of)
+    assert kept is store.current and len(kept) == len(fresh) == len(world) + 1
+    assert np.array_equal(kept.ids, fresh.ids)
+    for name in ("minx", "miny", "maxx", "maxy", "count", "code", "zone_id", "county_id", "area_mu", "standard_land"):
+        assert np.array_equal(getattr(kept, name), getattr(fresh, name)), name
+    for name, vocab in (("state", "states"), ("category", "categories"), ("land_use", "land_uses")):
+        assert [getattr(kept, vocab)[c] for c in getattr(kept, name)] == \
+            [getattr(fresh, vocab)[c] for c in getattr(fresh, name)], name
+    for i in range(len(kept)):
+        a, b = kept.xy[kept.start[i]:kept.start[i] + kept.count[i]], fresh.xy[fresh.start[i]:fresh.start[i] + fresh.count[i]]
+        assert np.array_equal(a, b)
+        assert (kept.others[i] is None) == (fresh.others[i] is None)
+        if kept.others[i] is not None:
+            assert kept.others[i].equals(fresh.others[i])
+    # the holed and the two-part parcels are kept as geometries, the rest as rings
+    assert sum(g is not None for g in kept.others) == 2
+    # the z14 rings, snapped once and carried through the same changes, equal fresh ones
+    carried = store._grids[14]
+    fresh_grid = vector_tiles.grid_rings(fresh.xy, fresh.start, fresh.count, 14)
+    for name in ("first", "low", "high", "usable", "tail_len"):
+        assert np.array_equal(getattr(carried, name), getattr(fresh_grid, name)), name
+    for i in range(len(kept)):
+        a, b = carried.tail_start[i], fresh_grid.tail_start[i]
+        assert np.array_equal(carried.tail[a:a + carried.tail_len[i]], fresh_grid.tail[b:b + fresh_grid.tail_len[i]])
+
+
+def test_rings_snapped_once_per_zoom_encode_as_snapped_per_tile(db, world, monkeypatch):
+    """From z14 the columnar path snaps one-ring parcels once per zoom and reuses them in every
+    tile they fit; tile by tile the result must be what snapping in the tile gives."""
+    from landcycle.services import tile_columns
+
+    cases = [t for z in (14, 15, 16) for t in tiles_covering(shapely.box(113.80, 34.04, 113.83, 34.05), z)]
+    once = {t: decode(tiles.render_tile(db, SYSTEM, "parcels", *t, engine="python"), "parcels") for t in cases}
+    with db.reader() as s:
+        store = tile_columns.store_for(s)
+    assert set(store._grids) == {14, 15, 16}
+    monkeypatch.setattr(tile_columns, "GRID_MIN_ZOOM", 99)
+    compared = 0
+    for t in cases:
+        per_tile = decode(tiles.render_tile(db, SYSTEM, "parcels", *t, engine="python"), "parcels")
+        assert per_tile.keys() == once[t].keys(), t
+        for fid, (props, geom) in per_tile.items():
+            assert once[t][fid][0] == props
+            assert once[t][fid][1].equals(geom), (t, fid)
+            compared += 1
+    assert compared > 20

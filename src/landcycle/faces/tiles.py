@@ -12,7 +12,9 @@ HTTP behaviour (see docs/tiles.md):
   (``supply``, ``zones``, ``counties``); ``private, no-cache`` with ``Vary: Authorization,
   Cookie`` for ``parcels``, whose content depends on who asks;
 * ``404`` with the usual Chinese error body for an unknown layer or a z/x/y that names no tile
-  of the layer (not integers, outside the grid, outside the layer's zoom range).
+  of the layer (not integers, outside the grid, outside the layer's zoom range);
+* the ``parcels`` TileJSON lists the fields of the caller's own tiles (the evaluation class
+  only for callers who may read evaluation results) and varies with ``Authorization, Cookie``.
 
 ``LANDCYCLE_TILE_CACHE=0`` turns the server's tile cache off (benchmarks of uncached tiles);
 ``LANDCYCLE_TILE_CACHE_MB`` sets its size (default 64).
@@ -84,8 +86,13 @@ def build_router(cache: tiles.TileCache | None = None, use_env: bool = True) -> 
 
     @router.get("/{layer}.json", summary="图层的 TileJSON 3.0 文档", responses=_ERRORS)
     def tilejson(layer: str, request: Request, response: Response):
-        """供 MapLibre、QGIS 等客户端使用：瓦片地址、缩放级别范围、范围和字段列表（vector_layers）。"""
-        doc = tiles.tilejson(request.app.state.db, layer, _tiles_url(request, layer))
+        """供 MapLibre、QGIS 等客户端使用：瓦片地址、缩放级别范围、范围和字段列表（vector_layers；
+        宗地图层的字段随调用者而定：评价类别仅列给有权查看评价结果的账号）。"""
+        spec = tiles.layer_named(layer)
+        viewer = current_principal(request) if spec.scoped else ANONYMOUS
+        doc = tiles.tilejson(request.app.state.db, layer, _tiles_url(request, layer), viewer)
+        if spec.scoped:
+            response.headers["Vary"] = "Authorization, Cookie"
         response.headers["Cache-Control"] = "no-cache"
         return doc
 

@@ -3,8 +3,10 @@
 Layers (:data:`LAYERS`):
 
 * ``parcels`` — every parcel the caller may see (``services.access.parcel_condition``), with
-  the attributes a map styles by: state, 低效 categories, zone, county, area in 亩. Nothing
-  confidential is ever put into a tile (no enterprise, tax, price or contract data).
+  the attributes a map styles by: state, 低效 categories, zone, county, area in 亩 — and, for
+  callers who may read evaluation results, the parcel's A/B/C class (``eval_class``, see
+  :func:`class_view`). Nothing else confidential is ever put into a tile (no enterprise, tax,
+  price or contract data).
 * ``supply`` — the public layer: only the parcels on the published 可供土地清单
   (:data:`~landcycle.domain.access.PUBLIC_STATES`), the same for every caller.
 * ``zones`` / ``counties`` — jurisdiction outlines with code and name, the same for everyone.
@@ -14,44 +16,63 @@ Two renderers produce equivalent tiles (the tests decode both and compare them):
 * PostgreSQL: PostGIS ``ST_AsMVT`` / ``ST_AsMVTGeom`` / ``ST_TileEnvelope``; rows are found with
   the GiST index (``geometry && ST_Transform(envelope, 4490)``) and projected to EPSG:3857 in
   the query.
-* SQLite (and any backend on request): candidates by the indexed bounding-box columns, then
-  the vectorised encoder of ``domain.vector_tiles`` (Shapely 2 / numpy over the whole
-  tile: project, snap to the tile grid, clip, repair, orient, encode).
+* SQLite (and any backend on request): an in-process columnar copy of the parcels, already in
+  EPSG:3857 and kept current from the change log (``services.tile_columns``); the scope is
+  still decided by the database with ``parcel_condition``; then the vectorised encoder of
+  ``domain.vector_tiles`` (numpy / Shapely 2 over the whole tile: snap to the tile grid, clip,
+  repair, orient, encode).
 
 A tile with no features is an empty body (as ``ST_AsMVT`` returns): a valid MVT with no layers.
 
 Tiles are cached (:class:`TileCache`, an in-process LRU bounded by bytes) under the layer,
-z/x/y, the caller's *scope* (:func:`scope_key`) and the *data generation*
-(:func:`data_generation`): the newest id of the append-only change log, which every write
-path appends to (ORM hook, bulk imports, the demo generator, undo). See docs/tiles.md.
+z/x/y, the caller's *scope* (:func:`scope_key`: what they may see, and whether their tiles carry
+evaluation classes) and the *data generation* (:func:`data_generation`): the newest id of the
+append-only change log, which every write path appends to (ORM hook, bulk imports, the demo
+generator, undo), and the newest evaluation run. See docs/tiles.md.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
-import weakref
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import shapely
-from sqlalchemy import Float, LargeBinary, Numeric, String, case, cast, func, literal_column, select, text, type_coerce
+from sqlalchemy import (
+    Float,
+    LargeBinary,
+    Numeric,
+    case,
+    cast,
+    func,
+    literal_column,
+    select,
+    text,
+    type_coerce,
+)
 from sqlalchemy.orm import Session, aliased
 
-from ..domain.access import ANONYMOUS, Principal
+from ..domain.access import ANONYMOUS, Action, Principal, Role
 from ..domain.errors import NotFound
 from ..domain.geometry import CANONICAL_EPSG
+from ..domain.rules.classify import CLASS_LABELS
 from ..domain.vector_tiles import (
     BUFFER,
     EXTENT,
     HALF_WORLD,
     WEB_MERCATOR_EPSG,
+    Categorical,
+    encode_features,
     encode_layer,
+    geometry_stream,
+    grid_geometry,
     lonlat_bounds,
+    mercator_tile_rings,
     tile_bounds,
     tiles_covering,
 )
@@ -63,8 +84,10 @@ from ..domain.vocabulary import (
     land_use_label,
 )
 from ..storage.db import Database
-from ..storage.schema import ChangeLog, Jurisdiction, Parcel
-from . import access, jurisdictions
+from ..storage.evaluation_schema import EnterpriseEvaluation, ParcelEvaluation
+from ..storage.schema import Jurisdiction, Parcel
+from . import access, jurisdictions, tile_columns
+from .evaluation import NOT_EVALUATED, STATUS_LABELS
 
 MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
 #: Tile cache budget when none is given (bytes of encoded tiles).
@@ -98,13 +121,23 @@ _PARCEL_FIELDS = {
     "county_name": "所属县(市、区)名称（String）",
     "area_mu": "宗地面积（亩，保留两位小数，Number）",
 }
+#: The evaluation attributes of ``parcels``: only in the tiles of callers who may read
+#: evaluation results (:func:`class_view`), so only in their TileJSON.
+_EVAL_FIELDS = {
+    "eval_class": "企业分类综合评价类别（最近一次评价批次中该宗地用地企业的当前结果：A、B、C，不参评企业为 "
+                  "not_evaluated；无用地企业或未参加该批次的宗地无此属性；仅向有权查看评价结果的账号提供，String）",
+    "eval_class_label": "企业分类综合评价类别（中文，String）",
+}
+#: eval_class → eval_class_label.
+EVAL_CLASS_LABELS = {**CLASS_LABELS, NOT_EVALUATED: STATUS_LABELS[NOT_EVALUATED]}
 
 LAYERS: dict[str, TileLayer] = {
     layer.name: layer for layer in (
         TileLayer(
-            "parcels", "宗地", "调用者有权查看的宗地（按辖区过滤），属性用于按状态、低效类别、集聚区着色；"
-            "不含企业、税收、价款等保密信息。z14 以下不提供（宗地过密，见 docs/tiles.md）。",
-            minzoom=14, maxzoom=16, fields=_PARCEL_FIELDS, scoped=True),
+            "parcels", "宗地", "调用者有权查看的宗地（按辖区过滤），属性用于按状态、低效类别、集聚区及"
+            "企业分类评价类别（仅有权查看评价结果的账号）着色；不含企业、税收、价款等保密信息。"
+            "z14 以下不提供（宗地过密，见 docs/tiles.md）。",
+            minzoom=14, maxzoom=16, fields={**_PARCEL_FIELDS, **_EVAL_FIELDS}, scoped=True),
         TileLayer(
             "supply", "可供土地清单", "已公布的年度可供土地清单宗地（公开图层，所有人相同）。",
             minzoom=11, maxzoom=16, scoped=False, fields={
@@ -161,20 +194,44 @@ def zone_tiles(db: Database, zone: str, z: int = 14) -> list[tuple[int, int, int
 
 # --------------------------------------------------------------------------- scope and generation
 def scope_key(principal: Principal, layer: TileLayer) -> str:
-    """What a tile's rows depend on besides z/x/y and the data: ``public`` for the layers that
-    are the same for everyone, otherwise a digest of the caller's very SQL scope condition
-    (``access.parcel_condition``) — two callers share cached tiles only if that condition is
-    the same text, so one scope's tile is never served to another."""
+    """What a tile's content depends on besides z/x/y and the data: ``public`` for the layers
+    that are the same for everyone, otherwise a digest of the caller's very SQL scope condition
+    (``access.parcel_condition``) and of whose evaluation classes the tile carries
+    (:func:`class_view`) — two callers share cached tiles only if both are the same, so one
+    scope's tile is never served to another, nor a tile with classes to a caller without the
+    right to see them."""
     if not layer.scoped:
         return "public"
-    return _condition_key(principal)
+    return _scope_digest(principal)
 
 
 @lru_cache(maxsize=4096)
-def _condition_key(principal: Principal) -> str:
+def _scope_digest(principal: Principal) -> str:
+    view = class_view(principal)
+    return "scope:" + hashlib.sha256(f"{_condition_sql(principal)}|classes:{view}".encode()).hexdigest()[:24]
+
+
+@lru_cache(maxsize=4096)
+def _condition_sql(principal: Principal) -> str:
     condition = access.parcel_condition(principal)
-    sql = str(condition.compile(compile_kwargs={"literal_binds": True}))
-    return "scope:" + hashlib.sha256(sql.encode()).hexdigest()[:24]
+    return str(condition.compile(compile_kwargs={"literal_binds": True}))
+
+
+def class_view(principal: Principal) -> str | int | None:
+    """Whose enterprise-evaluation classes the caller's ``parcels`` tiles carry.
+
+    Classes are derived from tax data, so only callers who may read evaluation results get
+    them — the right that guards them is ``Action.READ_CONFIDENTIAL`` (``services.evaluation``,
+    ``services.verdicts``). ``None``: none (the public); ``"all"``: on every parcel of the tile
+    (officials and departments: the tile holds only parcels of their jurisdiction, where they
+    read results — ``Principal.sees_confidential_of``); an enterprise id: only on the parcels
+    that enterprise is the evaluated land user of (as ``services.verdicts.parcel_verdicts``).
+    """
+    if not principal.may(Action.READ_CONFIDENTIAL):
+        return None
+    if principal.role is Role.ENTERPRISE:
+        return principal.enterprise_id
+    return "all"
 
 
 @dataclass(frozen=True)
@@ -193,24 +250,30 @@ class Generation:
 
     change_id: int
     writers: tuple[str, ...] = ()
+    #: ``max(evaluation_runs.id)``: a run is written with Core inserts, outside the change log,
+    #: and changes the classes tiles carry. (A revised result after a 公示 objection comes
+    #: with the objection's logged decision, so ``change_id`` moves then.)
+    evaluation: int = 0
 
 
 _PG_GENERATION = text(
-    "SELECT (SELECT max(id) FROM change_log),"
+    "SELECT (SELECT max(id) FROM change_log), (SELECT max(id) FROM evaluation_runs),"
     " ARRAY(SELECT DISTINCT l.virtualtransaction FROM pg_locks l"
     "       WHERE l.locktype = 'relation' AND l.mode = 'RowExclusiveLock'"
-    "         AND l.relation = 'change_log'::regclass"
+    "         AND l.relation IN ('change_log'::regclass, 'evaluation_runs'::regclass)"
     "         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
     "       ORDER BY 1)")
+_GENERATION = text("SELECT (SELECT max(id) FROM change_log), (SELECT max(id) FROM evaluation_runs)")
 
 
 def data_generation(s: Session) -> Generation:
-    """The current :class:`Generation`: the max of the change log's primary key (an index
-    edge, not a scan) and, on PostgreSQL, the open writers of the change log."""
+    """The current :class:`Generation`: the max of the change log's and the evaluation runs'
+    primary keys (index edges, not scans) and, on PostgreSQL, the open writers of either."""
     if s.get_bind().dialect.name == "postgresql":
-        change_id, writers = s.execute(_PG_GENERATION).one()
-        return Generation(change_id or 0, tuple(writers))
-    return Generation(s.scalar(text("SELECT max(id) FROM change_log")) or 0)
+        change_id, run_id, writers = s.execute(_PG_GENERATION).one()
+        return Generation(change_id or 0, tuple(writers), run_id or 0)
+    change_id, run_id = s.execute(_GENERATION).one()
+    return Generation(change_id or 0, evaluation=run_id or 0)
 
 
 # --------------------------------------------------------------------------- cache
@@ -247,6 +310,7 @@ class TileCache:
     _entries: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _bytes: int = 0
     _newest_change: int = 0
+    _newest_run: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -281,14 +345,15 @@ class TileCache:
                 self._bytes -= len(evicted.data) + _ENTRY_OVERHEAD
 
     def forget_before(self, generation: Generation) -> None:
-        """Drop entries of change ids older than ``generation`` (they can never be hit again)."""
-        if generation.change_id <= self._newest_change:
+        """Drop entries of change ids or evaluation runs older than ``generation`` (they can
+        never be hit again)."""
+        if generation.change_id <= self._newest_change and generation.evaluation <= self._newest_run:
             return
         with self._lock:
-            if generation.change_id <= self._newest_change:
-                return
-            self._newest_change = generation.change_id
-            for key in [k for k in self._entries if k[-1].change_id < generation.change_id]:
+            self._newest_change = max(self._newest_change, generation.change_id)
+            self._newest_run = max(self._newest_run, generation.evaluation)
+            for key in [k for k in self._entries
+                        if k[-1].change_id < self._newest_change or k[-1].evaluation < self._newest_run]:
                 self._bytes -= len(self._entries.pop(key).data) + _ENTRY_OVERHEAD
 
     def clear(self) -> None:
@@ -309,7 +374,8 @@ def render_tile(db: Database, principal: Principal, layer: str, z: int, x: int, 
     spec = layer_named(layer)
     check_tile(spec, z, x, y)
     with db.reader() as s:
-        return _render(s, spec, principal, z, x, y, engine)
+        tile_columns.begin_snapshot(s)
+        return _render(s, spec, principal, z, x, y, engine, data_generation(s))
 
 
 def cached_tile(db: Database, cache: TileCache, principal: Principal, layer: str, z: int, x: int,
@@ -319,21 +385,31 @@ def cached_tile(db: Database, cache: TileCache, principal: Principal, layer: str
     spec = layer_named(layer)
     check_tile(spec, z, x, y)
     with db.reader() as s:
-        # The generation is read before the tile: a tile is never older than its key.
+        # One snapshot for the generation and everything the tile is made of: the tile is
+        # exactly as of its key.
+        tile_columns.begin_snapshot(s)
         generation = data_generation(s)
         cache.forget_before(generation)
         key = (spec.name, z, x, y, scope_key(principal, spec), generation)
         hit = cache.get(key)
         if hit is not None:
             return Tile(hit.data, hit.etag, hit.public, cache_hit=True)
-        data = _render(s, spec, principal, z, x, y, None)
+        data = _render(s, spec, principal, z, x, y, None, generation)
     tile = Tile(data, etag_of(data), public=not spec.scoped)
     cache.put(key, tile)
     return tile
 
 
-def tilejson(db: Database, layer: str, tiles_url: str) -> dict[str, Any]:
-    """TileJSON 3.0.0 of one layer; ``tiles_url`` is the absolute ``…/{z}/{x}/{y}.mvt`` template."""
+def layer_fields(spec: TileLayer, principal: Principal = ANONYMOUS) -> dict[str, str]:
+    """The attributes ``principal``'s tiles of the layer may carry (TileJSON ``fields``)."""
+    if spec.name == "parcels" and class_view(principal) is None:
+        return {k: v for k, v in spec.fields.items() if k not in _EVAL_FIELDS}
+    return dict(spec.fields)
+
+
+def tilejson(db: Database, layer: str, tiles_url: str, principal: Principal = ANONYMOUS) -> dict[str, Any]:
+    """TileJSON 3.0.0 of one layer as ``principal`` gets it (the fields of its tiles);
+    ``tiles_url`` is the absolute ``…/{z}/{x}/{y}.mvt`` template."""
     spec = layer_named(layer)
     with db.reader() as s:
         bounds = _city_bounds(s)
@@ -356,7 +432,7 @@ def tilejson(db: Database, layer: str, tiles_url: str) -> dict[str, Any]:
             "description": spec.description,
             "minzoom": spec.minzoom,
             "maxzoom": spec.maxzoom,
-            "fields": dict(spec.fields),
+            "fields": layer_fields(spec, principal),
         }],
     }
 
@@ -375,7 +451,7 @@ def _city_bounds(s: Session) -> tuple[float, float, float, float]:
 
 # --------------------------------------------------------------------------- rendering
 def _render(s: Session, spec: TileLayer, principal: Principal, z: int, x: int, y: int,
-            engine: str | None) -> bytes:
+            engine: str | None, generation: Generation) -> bytes:
     dialect = s.get_bind().dialect.name
     engine = engine or ("postgis" if dialect == "postgresql" else "python")
     if engine == "postgis":
@@ -384,9 +460,10 @@ def _render(s: Session, spec: TileLayer, principal: Principal, z: int, x: int, y
         return _render_postgis(s, spec, principal, z, x, y)
     if engine != "python":
         raise ValueError(f"unknown tile engine {engine!r}")
-    box = lonlat_bounds(tile_bounds(z, x, y, BUFFER / EXTENT))
-    ids, columns, geometries = _rows_python(s, spec, principal, box, _widest_parcel(s, dialect))
-    return encode_layer(spec.name, ids, columns, geometries, z, x, y)
+    if spec.name not in ("parcels", "supply"):
+        ids, columns, geometries = _jurisdiction_rows(s, spec, lonlat_bounds(tile_bounds(z, x, y, BUFFER / EXTENT)))
+        return encode_layer(spec.name, ids, columns, geometries, z, x, y)
+    return _render_columns(s, spec, principal, z, x, y, generation)
 
 
 def _parcel_condition(spec: TileLayer, principal: Principal):
@@ -402,119 +479,66 @@ def _category_labels() -> dict[str, str]:
     return {m.value: m.label for m in InefficiencyCategory}
 
 
-# ---- SQLite / generic: rows here, geometry in Shapely ------------------------------------
-class _WidestParcel:
-    """The largest longitude extent of any parcel of one SQLite database, as of a change id.
-
-    The bbox index leads with ``min_lon``, and "overlaps the tile" only bounds it from above;
-    ``min_lon >= tile_west - widest`` bounds it from below too, so SQLite reads a strip of the
-    index instead of half of it (≈20× fewer index entries at z14 on the 200k demo). The figure
-    is kept up to date from the change log: a parcel can only get wider through a logged
-    change, so only the parcels changed since the last look are measured again. SQLite has one
-    writer at a time, so change-log ids follow commit order and no change is skipped.
-    """
-
-    RESCAN_AFTER = 20_000  # log rows since the last look beyond which one full scan is cheaper
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.as_of: int | None = None
-        self.width = 0.0
-
-    def get(self, s: Session) -> float:
-        newest = s.scalar(text("SELECT max(id) FROM change_log")) or 0
-        with self.lock:
-            if self.as_of is not None and newest == self.as_of:
-                return self.width
-            spread = func.max(Parcel.max_lon - Parcel.min_lon)
-            if self.as_of is None or newest - self.as_of > self.RESCAN_AFTER or newest < self.as_of:
-                width = s.scalar(select(spread)) or 0.0
-            else:
-                changed = select(ChangeLog.entity_id).where(
-                    ChangeLog.id > self.as_of, ChangeLog.id <= newest, ChangeLog.entity == Parcel.__tablename__)
-                width = max(self.width, s.scalar(select(spread).where(Parcel.id.in_(changed))) or 0.0)
-            self.as_of, self.width = newest, float(width)
-            return self.width
-
-
-_widest: "weakref.WeakKeyDictionary[Any, _WidestParcel]" = weakref.WeakKeyDictionary()
-_widest_lock = threading.Lock()
-
-
-def _widest_parcel(s: Session, dialect: str) -> float | None:
-    """See :class:`_WidestParcel`; None (no lower bound) off SQLite, where sequence ids may
-    commit out of order and the GiST index needs no such help."""
-    if dialect != "sqlite":
-        return None
-    engine = s.get_bind()
-    with _widest_lock:
-        tracker = _widest.get(engine)
-        if tracker is None:
-            tracker = _widest[engine] = _WidestParcel()
-    return tracker.get(s)
-
-
-def _rows_python(s: Session, spec: TileLayer, principal: Principal, box: tuple[float, float, float, float],
-                 widest: float | None = None) -> tuple[list[int], dict[str, list], list]:
-    """Feature ids, attribute columns (name → values, None where absent) and geometries (WKB)
-    of the rows whose bounding box overlaps ``box`` (lon/lat) — the rows PostGIS finds with
-    ``&&``. ``widest``: no parcel is wider (degrees of longitude), so the bbox index can be
-    read as a narrow range. Columns, not per-feature dicts: a tile may hold thousands."""
-    minx, miny, maxx, maxy = box
-    if spec.name not in ("parcels", "supply"):
-        return _jurisdiction_rows(s, spec, box)
-    near = [Parcel.max_lon >= minx, Parcel.min_lon <= maxx, Parcel.max_lat >= miny, Parcel.min_lat <= maxy]
-    if widest is not None:
-        near.append(Parcel.min_lon >= minx - widest - 1e-9)  # (a hair for rounding)
-    extra = ((type_coerce(Parcel.inefficiency_categories, String),) if spec.name == "parcels"
-             else (Parcel.land_use, Parcel.is_standard_land))
-    # The ids come from the bbox index alone, and SQLite then reads the rows in id order (a
-    # sorted list, fewer page visits than index order). The scope is wrapped in CASE so that
-    # no index can serve it: without statistics SQLite takes "zone_id = ?" for selective and
-    # would read a whole zone (or, for a county's OR, a whole county) instead of the tile.
-    # No joins: the few jurisdictions are looked up in Python (a third faster on SQLite).
-    scope = case((_parcel_condition(spec, principal), 1), else_=0) == 1
-    q = (select(Parcel.id, type_coerce(Parcel.geometry, LargeBinary), Parcel.code, Parcel.state,
-                Parcel.zone_id, Parcel.county_id, Parcel.area_mu, *extra)
-         .where(Parcel.id.in_(select(Parcel.id).where(*near)), scope))
-    conn = s.connection()  # Core rows: the ORM's result processing costs a third more here
-    rows = conn.execute(q).fetchall()
-    if not rows:
-        return [], {}, []
-    ids, wkbs, codes, states, zone_ids, county_ids, areas, *more = map(list, zip(*rows))
-    names = {j: (c, n) for j, c, n in conn.execute(select(Jurisdiction.id, Jurisdiction.code, Jurisdiction.name))}
-    names[None] = (None, None)
-    state_labels = _state_labels()
-    columns: dict[str, list] = {"code": codes, "state": states,
-                                "state_label": [state_labels.get(v, v) for v in states]}
+# ---- SQLite / generic: the columnar copy, geometry by numpy and Shapely ------------------------
+def _render_columns(s: Session, spec: TileLayer, principal: Principal, z: int, x: int, y: int,
+                    generation: Generation) -> bytes:
+    """A parcel tile from :mod:`services.tile_columns`: rows whose EPSG:3857 bounding box
+    overlaps the buffered tile (PostGIS ``&&``), of them those the caller's scope condition
+    selects (run by the database, once per scope and generation), then the encoder."""
+    store = tile_columns.store_for(s)
+    as_of = generation.change_id if store.incremental else generation
+    cols = store.columns(s, as_of)
+    rows = cols.rows_in(tile_bounds(z, x, y, BUFFER / EXTENT))
+    who = principal if spec.scoped else ANONYMOUS
+    visible = store.scope_ids(s, _condition_sql(who), as_of, access.parcel_condition(who))
+    if visible is not None and len(rows):
+        ids = cols.ids[rows]
+        at = np.minimum(np.searchsorted(visible, ids), max(len(visible) - 1, 0))
+        rows = rows[visible[at] == ids] if len(visible) else rows[:0]
+    if not len(rows):
+        return b""
+    ids = cols.ids[rows]
+    state = cols.state[rows]
+    labels = _state_labels()
+    columns: dict[str, Any] = {"code": cols.code[rows], "state": Categorical(state, cols.states),
+                               "state_label": Categorical(state, [labels.get(v, v) for v in cols.states])}
     if spec.name == "parcels":
-        columns["inefficiency"], columns["inefficiency_label"] = _categories(more[0])
+        cats, names = cols.category[rows], _category_labels()
+        columns["inefficiency"] = Categorical(cats, [",".join(c) if c else None for c in cols.categories])
+        columns["inefficiency_label"] = Categorical(
+            cats, ["、".join(names.get(v, v) for v in c) if c else None for c in cols.categories])
     else:
-        columns["land_use"] = more[0]
-        columns["land_use_label"] = [land_use_label(v) for v in more[0]]
-    zones = [names[j] for j in zone_ids]
-    counties = [names[j] for j in county_ids]
-    columns.update(zone_code=[z[0] for z in zones], zone_name=[z[1] for z in zones],
-                   county_code=[c[0] for c in counties], county_name=[c[1] for c in counties],
-                   area_mu=np.round(np.asarray(areas, dtype=float), 2))
+        uses = cols.land_use[rows]
+        columns["land_use"] = Categorical(uses, cols.land_uses)
+        columns["land_use_label"] = Categorical(uses, [land_use_label(v) for v in cols.land_uses])
+    zone, county = cols.zone_id[rows], cols.county_id[rows]
+    columns.update(zone_code=Categorical(zone, cols.jurisdiction_code),
+                   zone_name=Categorical(zone, cols.jurisdiction_name),
+                   county_code=Categorical(county, cols.jurisdiction_code),
+                   county_name=Categorical(county, cols.jurisdiction_name),
+                   area_mu=cols.area_mu[rows])
     if spec.name == "supply":
-        columns["is_standard_land"] = [bool(v) for v in more[1]]
-    return ids, columns, wkbs
-
-
-def _categories(stored: list) -> tuple[list, list]:
-    """低效 categories (stored JSON arrays) as "a,b" and "甲、乙", None when there are none."""
-    labels = _category_labels()
-
-    def shown(cats):
-        return (",".join(cats), "、".join(labels.get(c, c) for c in cats)) if cats else (None, None)
-
-    try:  # SQLite: JSON text, a handful of distinct values
-        table = {raw: shown(json.loads(raw) if isinstance(raw, str) else raw) for raw in dict.fromkeys(stored)}
-        pairs = [table[raw] for raw in stored]
-    except TypeError:  # PostgreSQL: psycopg has already parsed the JSON into (unhashable) lists
-        pairs = [shown(raw) for raw in stored]
-    return [p[0] for p in pairs], [p[1] for p in pairs]
+        columns["is_standard_land"] = Categorical(cols.standard_land[rows].astype(np.int64), (False, True))
+    view = class_view(principal) if spec.name == "parcels" else None
+    if view is not None:
+        classes = store.classes(s)
+        klass = classes.lookup(ids, None if view == "all" else view)
+        columns["eval_class"] = Categorical(klass, classes.values)
+        columns["eval_class_label"] = Categorical(klass, [EVAL_CLASS_LABELS.get(v, v) for v in classes.values])
+    # Geometry: rings snapped once for this zoom where they fit the buffered tile as they are;
+    # the rest (cut by the tile's edge, holes, several parts…) snapped and clipped here.
+    grid = store.grid(cols, z)
+    if grid is not None:
+        served, fast, fast_len = grid_geometry(grid, rows, x, y)
+        fast_at, slow_at = np.flatnonzero(served), np.flatnonzero(~served)
+    else:
+        fast, fast_len = np.zeros(0, dtype=np.uint8), np.zeros(0, dtype=np.int64)
+        fast_at, slow_at = np.zeros(0, dtype=np.int64), np.arange(len(rows))
+    slow = rows[slow_at]
+    rings = mercator_tile_rings(cols.xy, cols.start[slow], cols.count[slow], cols.others[slow], z, x, y)
+    slow_bytes, slow_len = geometry_stream(rings)
+    return encode_features(spec.name, ids, columns, np.concatenate([fast_at, slow_at[rings.order]]),
+                           np.concatenate([fast, slow_bytes]), np.concatenate([fast_len, slow_len]), len(rows))
 
 
 def _jurisdiction_rows(s: Session, spec: TileLayer, box) -> tuple[list[int], dict[str, list], list]:
@@ -567,10 +591,18 @@ def _render_postgis(s: Session, spec: TileLayer, principal: Principal, z: int, x
                     cast(func.round(cast(Parcel.area_mu, Numeric), 2), Float).label("area_mu")]
         if spec.name == "supply":
             columns.append(Parcel.is_standard_land.label("is_standard_land"))
+        view = class_view(principal) if spec.name == "parcels" else None
+        run_id = tile_columns.latest_run_id(s) if view is not None else None
+        if run_id is not None:
+            columns.append(_eval_class_column(run_id, view).label("eval_class"))
         columns.append(mvt_geom(Parcel.__table__.c.geometry))
         rows = (select(*columns)
                 .outerjoin(zone, zone.id == Parcel.zone_id).join(county, county.id == Parcel.county_id)
                 .where(Parcel.__table__.c.geometry.op("&&")(search), _parcel_condition(spec, principal)))
+        if run_id is not None:  # the label from the class, in an outer select (one look-up per row)
+            inner = rows.subquery("c")
+            label = case(EVAL_CLASS_LABELS, value=inner.c.eval_class, else_=inner.c.eval_class)
+            rows = select(*[inner.c[c.name] for c in columns[:-1]], label.label("eval_class_label"), inner.c.geom)
     else:
         kind = JurisdictionKind.ZONE if spec.name == "zones" else JurisdictionKind.COUNTY
         county = aliased(Jurisdiction)
@@ -585,6 +617,24 @@ def _render_postgis(s: Session, spec: TileLayer, principal: Principal, z: int, x
     mvt = select(func.ST_AsMVT(literal_column("t"), spec.name, EXTENT, "geom", "id")).select_from(t)
     data = s.scalar(mvt)
     return bytes(data) if data else b""
+
+
+def _eval_class_column(run_id: int, view: str | int):
+    """The parcel's class in run ``run_id`` as the SQL of a correlated subquery: its current
+    result version's land user (``owner_enterprise_id``), then that enterprise's current
+    result — ``not_evaluated`` for 不参评, else its class; NULL without either. ``view`` an
+    enterprise id: NULL unless that enterprise is the land user. (The columnar path computes
+    the same in ``tile_columns._load_classes``; the tests compare both.)"""
+    pe, ee = ParcelEvaluation, EnterpriseEvaluation
+    owner = (select(pe.owner_enterprise_id).where(pe.run_id == run_id, pe.parcel_id == Parcel.id)
+             .order_by(pe.result_version.desc()).limit(1)
+             .correlate(Parcel).scalar_subquery())  # (explicitly: it is nested two deep below)
+    value = case((ee.status == NOT_EVALUATED, NOT_EVALUATED), else_=ee.result_class)
+    klass = (select(value).where(ee.run_id == run_id, ee.enterprise_id == owner)
+             .order_by(ee.result_version.desc()).limit(1).scalar_subquery())
+    if view != "all":
+        klass = case((owner == view, klass), else_=None)
+    return klass
 
 
 def _inefficiency_columns() -> list:
