@@ -506,6 +506,11 @@ class TileStore:
     def __init__(self, incremental: bool):
         self.incremental = incremental
         self.lock = threading.Lock()
+        # Loading a scope's ids or the class table takes a while on 200,000 parcels: one thread
+        # loads, the others wait for its result instead of all loading the same thing at once
+        # (a cold server under 50 clients otherwise stalls for seconds).
+        self._scope_lock = threading.Lock()
+        self._classes_lock = threading.Lock()
         self.vocab = _Vocabulary()
         self.current: ParcelColumns | None = None
         self.previous: ParcelColumns | None = None
@@ -603,14 +608,18 @@ class TileStore:
             if hit is not None:
                 self._scopes.move_to_end(k)
                 return hit
-        ids = np.sort(np.fromiter(s.scalars(select(Parcel.id).where(condition)), dtype=np.int64))
-        with self.lock:
-            if k not in self._scopes:
+        with self._scope_lock:
+            with self.lock:
+                hit = self._scopes.get(k)
+            if hit is not None:  # another thread loaded it while this one waited
+                return hit
+            ids = np.sort(np.fromiter(s.scalars(select(Parcel.id).where(condition)), dtype=np.int64))
+            with self.lock:
                 self._scopes[k] = ids
                 self._scope_bytes += ids.nbytes
-            while self._scope_bytes > SCOPE_CACHE_BYTES and len(self._scopes) > 1:
-                _, old = self._scopes.popitem(last=False)
-                self._scope_bytes -= old.nbytes
+                while self._scope_bytes > SCOPE_CACHE_BYTES and len(self._scopes) > 1:
+                    _, old = self._scopes.popitem(last=False)
+                    self._scope_bytes -= old.nbytes
         return ids
 
     # ---- evaluation classes
@@ -621,9 +630,13 @@ class TileStore:
         held = self._classes
         if held is not None and held.key == key:
             return held
-        loaded = _load_classes(s, key)
-        give_back_memory()
-        self._classes = loaded
+        with self._classes_lock:
+            held = self._classes
+            if held is not None and held.key == key:  # loaded by another thread meanwhile
+                return held
+            loaded = _load_classes(s, key)
+            give_back_memory()
+            self._classes = loaded
         return loaded
 
 
