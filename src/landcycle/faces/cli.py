@@ -20,6 +20,7 @@ from ..config import Settings
 from ..domain.access import SYSTEM
 from ..domain.errors import LandcycleError, ValidationFailed
 from ..domain.labels import field_label
+from ..domain.progress import tax_target_verdict
 from ..services import demo as demo_service
 from ..services import publicity, registry, rules, setup, verdicts
 
@@ -371,6 +372,11 @@ def check(
     sys.stdout.write(json.dumps(verdict, ensure_ascii=False, indent=2) + "\n")
 
 
+#: How the terminal shows a zone's 亩均税收 against its tier (domain.progress.tax_target_verdict).
+_TIER_VERDICTS = {"unknown": "—", "below": "[red]低于目标[/]", "above": "[green]高于目标档次[/]",
+                  "met": "[green]达到目标[/]"}
+
+
 @app.command()
 def evaluate(
     year: int = typer.Option(..., "--year", help="评价年度（按当年12月31日认定）"),
@@ -405,14 +411,7 @@ def evaluate(
         lo, hi = z.tax_target_min_wan, z.tax_target_max_wan
         tier = "—" if lo is None else (f"≥{lo:g}" if hi is None else f"{lo:g}–{hi:g}")
         tpm = f["tax_per_mu_wan"]
-        if tpm is None or lo is None:
-            verdict = "—"
-        elif tpm < lo:
-            verdict = "[red]低于目标[/]"
-        elif hi is not None and tpm > hi:
-            verdict = "[green]高于目标档次[/]"
-        else:
-            verdict = "[green]达到目标[/]"
+        verdict = _TIER_VERDICTS[tax_target_verdict(tpm, lo, hi)]
         c = f["classes"]
         t1.add_row(z.name, tier, num(tpm), verdict, str(c["A"]), str(c["B"]), str(c["C"]), str(c["not_evaluated"]))
         le = f["low_efficiency_area_mu"]

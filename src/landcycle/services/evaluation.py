@@ -37,7 +37,7 @@ from datetime import date, datetime, timezone
 from typing import Any, Callable
 
 import numpy as np
-from sqlalchemy import Connection, Integer, Text, and_, case, cast, func, insert, literal, or_, select
+from sqlalchemy import Connection, Integer, and_, case, cast, func, insert, literal, or_, select
 from sqlalchemy.orm import aliased
 
 from ..domain.access import Action, Principal, as_principal
@@ -47,6 +47,7 @@ from ..domain.rules import evaluation as ev
 from ..domain.rules.rulebook import Rulebook
 from ..domain.vocabulary import AcceptanceResult, InefficiencyCategory, JurisdictionKind, OccupancyRole
 from ..storage.db import Database
+from ..storage.json_lists import json_list_contains
 from ..storage.evaluation_schema import EnterpriseEvaluation, EvaluationRun, ParcelEvaluation
 from ..storage.schema import (
     Enterprise,
@@ -350,7 +351,7 @@ def read_inputs(conn: Connection, year: int, rulebook: Rulebook) -> ev.Evaluatio
 
     pid, area_mu, area_m2, zone, sf, other = _fetch(conn, select(
         p.c.id, p.c.area_mu, p.c.area_m2, p.c.zone_id, p.c.is_standard_factory,
-        cast(p.c.inefficiency_categories, Text).like(f'%"{InefficiencyCategory.OTHER.value}"%')
+        json_list_contains(p.c.inefficiency_categories, InefficiencyCategory.OTHER.value)
     ).order_by(p.c.id))
     parcel_id = _i(pid)
     order = np.argsort(parcel_id, kind="stable")

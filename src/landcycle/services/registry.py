@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 import numpy as np
 import shapely
-from sqlalchemy import Text, and_, cast, func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from ..domain.access import SYSTEM, Action, Principal, Role, as_principal
@@ -34,6 +34,7 @@ from ..domain.vocabulary import (
 )
 from ..storage.db import Database
 from ..storage.history import insert_with_history, to_json_value
+from ..storage.json_lists import json_list_contains
 from ..storage.ids import BulkIdAllocator
 from ..storage.schema import (
     ChangeLog,
@@ -573,9 +574,8 @@ def list_parcels(db: Database, *, viewer: Principal, county: str | None = None, 
 
 
 def category_condition(category: InefficiencyCategory, column=Parcel.inefficiency_categories):
-    """SQL: the parcel's 低效 categories (a JSON list) include ``category`` — the quoted value in
-    the list's text, the same on SQLite and PostgreSQL (values never contain one another quoted)."""
-    return cast(column, Text).like(f'%"{category.value}"%')
+    """SQL: the parcel's 低效 categories (a JSON list) include ``category``."""
+    return json_list_contains(column, category.value)
 
 
 def jurisdiction_conditions(s: Session, county: str | None, zone: str | None) -> list:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import shapely.geometry
-from sqlalchemy import Text, and_, cast, func, or_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
 from ..domain.access import PUBLIC_STATES
@@ -35,6 +35,7 @@ from ..storage.db import Database
 from ..storage.history import insert_with_history
 from ..storage.ids import BulkIdAllocator
 from ..storage.schema import Jurisdiction, Parcel
+from ..storage.json_lists import json_list_contains
 from ..storage.supply_schema import SupplyListEntry
 from . import registry, rules
 
@@ -63,20 +64,6 @@ def _public_rows(s: Session, year: int | None):
          .join(county, county.id == Parcel.county_id)
          .where(Parcel.state.in_(sorted(PUBLIC_STATES))))
     return q, zone, county
-
-
-def _json_list_has(column, value: str):
-    """SQL: a JSON list of strings contains ``value`` — matched on the stored text in both the
-    escaped (``json.dumps`` default) and the literal spelling, the same on SQLite and PostgreSQL."""
-    text = cast(column, Text)
-
-    def contains(fragment: str):
-        # LIKE with an explicit escape character: PostgreSQL would otherwise read the
-        # backslashes of "\u88c5" as escapes; SQLite has no default escape at all.
-        quoted = fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        return text.like(f"%{quoted}%", escape="\\")
-
-    return or_(contains(json.dumps(value)), contains(json.dumps(value, ensure_ascii=False)))
 
 
 def _number(value: Any, field: str) -> float | None:
@@ -116,7 +103,7 @@ def list_supply(db: Database, *, county: str | None = None, zone: str | None = N
         if hi is not None:
             conds.append(Parcel.area_mu <= hi)
         if industry:
-            conds.append(_json_list_has(SupplyListEntry.suitable_industries, industry.strip()))
+            conds.append(json_list_contains(SupplyListEntry.suitable_industries, industry.strip()))
         columns = {"code": Parcel.code, "area_mu": Parcel.area_mu, "expected_price_wan": SupplyListEntry.expected_price_wan,
                    "county": county_j.code, "zone": zone_j.code}
         order = []
