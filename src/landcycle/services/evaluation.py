@@ -294,7 +294,7 @@ def _result_view(r) -> dict[str, Any]:
 
 
 # =========================================================================== reading
-def _fetch(conn: Connection, stmt) -> list[tuple]:
+def fetch_columns(conn: Connection, stmt) -> list[tuple]:
     """Columns of a Core select, fetched on the DBAPI cursor (no per-row result processing)."""
     sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
     cur = conn.connection.cursor()
@@ -349,7 +349,7 @@ def read_inputs(conn: Connection, year: int, rulebook: Rulebook) -> ev.Evaluatio
     p, c, a, d = Parcel.__table__, SupplyContract.__table__, PerformanceAgreement.__table__, ParcelDevelopment.__table__
     e, o, f = Enterprise.__table__, Occupancy.__table__, EnterpriseFigure.__table__
 
-    pid, area_mu, area_m2, zone, sf, other = _fetch(conn, select(
+    pid, area_mu, area_m2, zone, sf, other = fetch_columns(conn, select(
         p.c.id, p.c.area_mu, p.c.area_m2, p.c.zone_id, p.c.is_standard_factory,
         json_list_contains(p.c.inefficiency_categories, InefficiencyCategory.OTHER.value)
     ).order_by(p.c.id))
@@ -361,7 +361,7 @@ def read_inputs(conn: Connection, year: int, rulebook: Rulebook) -> ev.Evaluatio
         return x[order]
 
     # latest contract signed by the as-of day, per parcel
-    cid, cpar, signed, agreed_start, agreed_compl, price = _fetch(conn, select(
+    cid, cpar, signed, agreed_start, agreed_compl, price = fetch_columns(conn, select(
         c.c.id, c.c.parcel_id, c.c.signed_date, c.c.agreed_start_date, c.c.agreed_completion_date, c.c.price_wan
     ).where(c.c.signed_date <= as_of))
     cid, cpar, signed = _i(cid), _i(cpar), _d(signed)
@@ -370,12 +370,12 @@ def read_inputs(conn: Connection, year: int, rulebook: Rulebook) -> ev.Evaluatio
     ck = cpar[keep]
     # its 履约监管协议
     acols = [a.c[_COMMITTED[k]] for k in ev.INDICATORS]
-    arows = _fetch(conn, select(a.c.contract_id, *acols))
+    arows = fetch_columns(conn, select(a.c.contract_id, *acols))
     asort = np.argsort(_i(arows[0]), kind="stable")
     a_keys = _i(arows[0])[asort]
     committed = {k: _align(parcel_id, ck, _lookup(a_keys, _f(col)[asort], cid[keep], np.nan), np.nan)
                  for k, col in zip(ev.INDICATORS, arows[1:])}
-    drows = _fetch(conn, select(
+    drows = fetch_columns(conn, select(
         d.c.parcel_id, d.c.actual_start_date, d.c.stopped_since, d.c.developed_area_m2, d.c.investment_done_wan,
         d.c.investment_total_wan, d.c.completion_result == AcceptanceResult.PASSED.value, d.c.completion_date,
         d.c.production_result == AcceptanceResult.PASSED.value, d.c.production_date, d.c.floor_area_m2,
@@ -386,14 +386,14 @@ def read_inputs(conn: Connection, year: int, rulebook: Rulebook) -> ev.Evaluatio
         conv = {"f": (_f, np.nan), "d": (_d, np.datetime64("NaT", "D")), "b": (_b, False)}[kind]
         return _align(parcel_id, dk, conv[0](col), conv[1])
 
-    eid, industry, above = _fetch(conn, select(e.c.id, e.c.industry_code, e.c.above_scale).order_by(e.c.id))
+    eid, industry, above = fetch_columns(conn, select(e.c.id, e.c.industry_code, e.c.above_scale).order_by(e.c.id))
     enterprise_id = _i(eid)
     eorder = np.argsort(enterprise_id, kind="stable")
     enterprise_id = enterprise_id[eorder]
     industry = np.array(industry, dtype=object)[eorder] if len(eorder) else np.zeros(0, dtype=object)
     above = _b(above)[eorder] if len(eorder) else np.zeros(0, dtype=bool)
 
-    oid, opar, oent, oown, oarea, ostart, oend = _fetch(conn, select(
+    oid, opar, oent, oown, oarea, ostart, oend = fetch_columns(conn, select(
         o.c.id, o.c.parcel_id, o.c.enterprise_id, o.c.role == OccupancyRole.OWNER.value, o.c.area_m2,
         o.c.start_date, o.c.end_date))
     occ_id = _i(oid)
@@ -405,7 +405,7 @@ def read_inputs(conn: Connection, year: int, rulebook: Rulebook) -> ev.Evaluatio
     k = ev.history_years(rulebook.section("low_efficiency"))
     codes = {name: i for i, name in enumerate(ev.FIGURES)}
     code_expr = case(*((f.c.indicator == name, literal(i)) for name, i in codes.items()), else_=literal(-1))
-    fe, fy, fc, fv = _fetch(conn, select(f.c.enterprise_id, f.c.year, cast(code_expr, Integer), f.c.value).where(
+    fe, fy, fc, fv = fetch_columns(conn, select(f.c.enterprise_id, f.c.year, cast(code_expr, Integer), f.c.value).where(
         or_(and_(f.c.year == year, f.c.indicator.in_(list(codes))),
             and_(f.c.year < year, f.c.year > year - k, f.c.indicator == "profit"))))
     fe_pos = np.searchsorted(enterprise_id, _i(fe))

@@ -23,11 +23,11 @@ from sqlalchemy import and_, exists, or_, select
 from ..domain import progress
 from ..domain.access import Action, Principal, Role
 from ..domain.errors import Problem, ValidationFailed
-from ..domain.vocabulary import AcceptanceResult, JurisdictionKind, LandState
+from ..domain.vocabulary import AcceptanceResult, LandState
 from ..storage.db import Database
 from ..storage.schema import Jurisdiction, Occupancy, Parcel, ParcelDevelopment, PerformanceAgreement, SupplyContract
-from . import access, jurisdictions
-from .evaluation import _fetch
+from . import access, registry
+from .evaluation import fetch_columns
 from .rules import load_rulebook
 
 MAX_PAGE = 1000
@@ -70,12 +70,8 @@ def compute(db: Database, *, viewer: Principal, as_of: date, zone: str | None = 
     skip = [LandState.parse(s).value for s in settings.get("skip_states", [])]
     d = ParcelDevelopment
     with db.reader() as s:
-        conds = [scope_condition(viewer), Parcel.state.notin_(skip)]
-        if zone:
-            conds.append(Parcel.zone_id == jurisdictions.resolve(s, zone, JurisdictionKind.ZONE, "查询", "zone").id)
-        if county:
-            conds.append(Parcel.county_id == jurisdictions.resolve(s, county, JurisdictionKind.COUNTY,
-                                                                   "查询", "county").id)
+        conds = [scope_condition(viewer), Parcel.state.notin_(skip),
+                 *registry.jurisdiction_conditions(s, county, zone)]
         passed = AcceptanceResult.PASSED.value
         # Parcels with something still open: not started, or an acceptance not passed.
         open_ = or_(d.id.is_(None), d.actual_start_date.is_(None), d.completion_result != passed,
@@ -83,17 +79,17 @@ def compute(db: Database, *, viewer: Principal, as_of: date, zone: str | None = 
         where = and_(*conds, open_)
         # Raw DBAPI rows (evaluation's bulk reader): no per-row result objects for 100,000s of rows.
         conn = s.connection()
-        cols = _fetch(conn, select(
+        cols = fetch_columns(conn, select(
             Parcel.id, Parcel.code, Parcel.location, Parcel.zone_id, Parcel.county_id, Parcel.state,
             Parcel.area_m2, d.actual_start_date, d.stopped_since, d.developed_area_m2,
             d.investment_done_wan, d.investment_total_wan, d.completion_result, d.completion_date,
             d.production_result, d.production_date)
             .outerjoin(d, d.parcel_id == Parcel.id).where(where).order_by(Parcel.id))
         c, a = SupplyContract, PerformanceAgreement
-        ccols = _fetch(conn, select(c.id, c.parcel_id, c.signed_date, c.agreed_start_date, c.agreed_completion_date)
+        ccols = fetch_columns(conn, select(c.id, c.parcel_id, c.signed_date, c.agreed_start_date, c.agreed_completion_date)
                        .join(Parcel, Parcel.id == c.parcel_id).outerjoin(d, d.parcel_id == Parcel.id)
                        .where(where))
-        acols = _fetch(conn, select(a.contract_id, a.agreed_start_date, a.agreed_completion_date,
+        acols = fetch_columns(conn, select(a.contract_id, a.agreed_start_date, a.agreed_completion_date,
                                     a.agreed_production_date)
                        .join(Parcel, Parcel.id == a.parcel_id).outerjoin(d, d.parcel_id == Parcel.id)
                        .where(where))
