@@ -25,7 +25,6 @@ from ..domain.access import Action, Principal
 from ..domain.errors import Unauthorized
 from ..domain.vocabulary import InefficiencyCategory, LandSource, LandState
 from ..storage.db import Database
-from ..storage.evaluation_schema import EvaluationRun
 from ..storage.schema import ChangeLog, Jurisdiction, Parcel
 from . import access, evaluation, registry
 from .rules import load_rulebook
@@ -48,8 +47,7 @@ def _evaluation_part(db: Database, viewer: Principal) -> dict[str, Any]:
     if not viewer.may(Action.READ_CONFIDENTIAL):
         return empty
     with db.reader() as s:
-        run_id = s.scalar(select(EvaluationRun.id).order_by(EvaluationRun.year.desc(), EvaluationRun.id.desc())
-                          .limit(1))
+        run_id = evaluation.latest_run_id(s)
     if run_id is None:
         return empty
     summary = evaluation.run_summary(db, run_id, viewer=viewer)

@@ -38,7 +38,7 @@ from typing import Any, Callable
 
 import numpy as np
 from sqlalchemy import Connection, Integer, and_, case, cast, func, insert, literal, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from ..domain.access import Action, Principal, as_principal
 
@@ -291,6 +291,12 @@ def _result_view(r) -> dict[str, Any]:
             "result_class": e.result_class, "missing_items": e.missing_items,
             "item_scores": {k: getattr(e, f"item_{k}") for k in _ITEMS},
             "result_version": e.result_version, "supersedes_id": e.supersedes_id, "note": e.note}
+
+
+def latest_run_id(s: Session) -> int | None:
+    """The latest evaluation run — the newest run of the latest year — as the dashboard, the
+    tiles' classes and the ledger export read it; None before the first run."""
+    return s.scalar(select(EvaluationRun.id).order_by(EvaluationRun.year.desc(), EvaluationRun.id.desc()).limit(1))
 
 
 # =========================================================================== reading

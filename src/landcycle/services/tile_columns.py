@@ -57,10 +57,10 @@ from ..domain.vector_tiles import (
 )
 from ..storage.evaluation_schema import (
     EnterpriseEvaluation,
-    EvaluationRun,
     ParcelEvaluation,
 )
 from ..storage.schema import ChangeLog, Jurisdiction, Parcel
+from . import evaluation
 from .evaluation import NOT_EVALUATED
 
 #: Log rows since the last refresh beyond which one full load is cheaper than reading the
@@ -400,10 +400,7 @@ class EvaluationClasses:
         return out
 
 
-def latest_run_id(s: Session) -> int | None:
-    """The latest evaluation run — the newest run of the latest year, as the ledger export
-    reads it (``services.exports.latest_evaluation``); None before the first run."""
-    return s.scalar(select(EvaluationRun.id).order_by(EvaluationRun.year.desc(), EvaluationRun.id.desc()).limit(1))
+latest_run_id = evaluation.latest_run_id  # the run whose classes tiles carry
 
 
 #: What the class table depends on: the latest run (ordered as :func:`latest_run_id`) and the
