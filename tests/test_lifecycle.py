@@ -85,8 +85,9 @@ def test_supply_only_a_net_parcel_with_its_contract():
     assert len(got) == 3 and all("000:964" in r for r in got[:2]) and "出让合同" in got[2]
     assert reasons("supply", facts("listed", plot_ratio_min=None, plot_ratio_max=2.0, has_contract=True)) == []
     got = reasons("supply", facts("listed", has_contract=True, is_standard_land=True))
-    assert len(got) == 1 and "履约监管协议" in got[0]
-    assert reasons("supply", facts("listed", has_contract=True, is_standard_land=True, has_agreement=True)) == []
+    # 标准地 also needs its 区域评估 and an approved 出让方案 (tests/test_standard_supply.py)
+    assert len(got) == 3 and "履约监管协议" in got[0] and "区域评估" in got[1] and "出让方案" in got[2]
+    assert reasons("supply", facts("listed", has_contract=True, is_standard_land=False, has_agreement=True)) == []
 
 
 def test_start_needs_a_recorded_start_not_in_the_future():

@@ -20,6 +20,7 @@ from datetime import date
 from typing import Any, Callable
 
 from .access import Role
+from . import standard_supply
 from .errors import Problem
 from .rules import idle as idle_rule
 from .rules.idle import IdleCase, anniversary
@@ -97,6 +98,11 @@ class ParcelFacts:
     rectifying_since: date | None = None
     #: Document kinds carried by the parcel's earlier transitions (e.g. a government-delay finding).
     recorded_documents: frozenset[str] = frozenset()
+    # 标准地 supply (domain.standard_supply): the zone's 区域评估 results as they bear on the
+    # parcel, its approved 出让方案 (None: none approved) and what the contract and agreement say.
+    assessments: tuple[standard_supply.Assessment, ...] = ()
+    approved_plan: standard_supply.SupplyPlan | None = None
+    sale_terms: standard_supply.SaleTerms | None = None
 
     @property
     def investment_ratio(self) -> float | None:
@@ -164,6 +170,19 @@ def _contract_recorded(f: ParcelFacts, docs: frozenset[str], rb: Rulebook) -> li
     if f.is_standard_land and not f.has_agreement:
         out.append("“标准地”尚未登记履约监管协议：受让人须与产业集聚区管理机构签订《工业用地“标准地”履约监管协议》"
                    "（000:998）")
+    return out
+
+
+def _standard_land_ready(f: ParcelFacts, docs: frozenset[str], rb: Rulebook) -> list[str]:
+    """标准地：区域评估成果齐全有效且覆盖宗地（000:960、968），出让方案已批准（000:996），合同和协议载明方案的指标（000:998）"""
+    if not f.is_standard_land:
+        return []
+    out = standard_supply.assessment_gaps(list(f.assessments), f.as_of, rb)
+    if f.approved_plan is None:
+        out.append("“标准地”出让方案尚未批准：自然资源部门编制出让方案，将具体指标、履约要求纳入出让文件，"
+                   "按程序报政府批准（000:996）")
+    elif f.sale_terms is not None:
+        out += standard_supply.contract_reasons(f.approved_plan, f.sale_terms, rb)
     return out
 
 
@@ -335,8 +354,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     _T("list_for_supply", "纳入供地清单", (S.RESERVE, S.APPROVED_UNSUPPLIED), S.LISTED, _OFFICIALS,
        ("supply_list_approval",), "年度可供土地清单（000:757）"),
     _T("supply", "出让/划拨", (S.LISTED,), S.SUPPLIED, _GOVERNMENT,
-       ("supply_contract", *NET_LAND_DOCUMENTS), "“净地”出让（000:964）；签订出让合同和履约监管协议（000:998）",
-       (_planning_fixed, _contract_recorded)),
+       ("supply_contract", *NET_LAND_DOCUMENTS), "“净地”出让（000:964）；签订出让合同和履约监管协议（000:998）；"
+       "标准地：区域评估、出让方案（000:960、000:996）",
+       (_planning_fixed, _contract_recorded, _standard_land_ready)),
     _T("start_construction", "动工", (S.SUPPLIED,), S.UNDER_CONSTRUCTION, _OFFICIALS,
        ("construction_permit",), "开工审批（000:1004-1016）", (_started,)),
     _T("pass_completion", "竣工验收通过", (S.UNDER_CONSTRUCTION,), S.COMPLETED, _OFFICIALS,

@@ -41,6 +41,7 @@ from . import routes_audit, routes_ledgers, routes_registry
 from . import routes_workbench
 from . import routes_supply
 from . import routes_lifecycle
+from . import routes_standard_supply
 from .auth import current_principal
 from .errors import ERROR_RESPONSES
 from .paging import MAX_OFFSET, page_links, parse_sort
@@ -346,6 +347,7 @@ def create_app(db: "Database | None" = None, settings: Settings | None = None) -
     app.include_router(routes_workbench.build_router())
     app.include_router(routes_supply.build_router())
     app.include_router(routes_lifecycle.build_router())
+    app.include_router(routes_standard_supply.build_router())
 
     app.include_router(pages.build_router(STATIC_DIR, settings.basemap_url))
     _declare_security(app)

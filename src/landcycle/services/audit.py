@@ -15,7 +15,7 @@ time, reason and before/after). This module adds what the database cannot see by
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, TypeVar
 
 from sqlalchemy import ColumnElement, and_, func, select, true
@@ -47,6 +47,12 @@ _OTHER_ENTITY_LABELS = {"users": "账号", "evaluation_publications": "评价结
 SORT_FIELDS = ("at", "actor", "entity", "action", "id")
 #: A time given without a zone is 北京时间 (the platform's users are all in UTC+8).
 LOCAL_TZ = timezone(timedelta(hours=8))
+
+
+def local_today() -> date:
+    """Today in 北京时间 (the platform's users are all in UTC+8, as the audit trail reads times),
+    not the server's clock zone: the day deadlines and workflow steps are checked on."""
+    return datetime.now(LOCAL_TZ).date()
 
 T = TypeVar("T")
 

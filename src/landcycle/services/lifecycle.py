@@ -13,7 +13,7 @@ happened and are not workflow steps. Direct edits of ``state`` through ``PATCH
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -26,14 +26,11 @@ from ..domain.vocabulary import LandState
 from ..storage.db import Database
 from ..storage.lifecycle_schema import ParcelTransition
 from ..storage.schema import Parcel, ParcelDevelopment, PerformanceAgreement, SupplyContract
-from . import access, audit, registry
-from .rules import load_rulebook
+from . import access, audit, registry, standard_supply
 
 
-def today() -> date:
-    """The day steps are checked on: 北京时间 (the platform's users are all in UTC+8, as the
-    audit trail reads times), not the server's clock zone."""
-    return datetime.now(audit.LOCAL_TZ).date()
+#: The day steps are checked on (北京时间, ``audit.local_today``).
+today = audit.local_today
 
 
 def parcel_facts(s: Session, p: Parcel, as_of: date) -> lc.ParcelFacts:
@@ -75,7 +72,17 @@ def parcel_facts(s: Session, p: Parcel, as_of: date) -> lc.ParcelFacts:
         production_date=dev.production_date if dev else None,
         rectifying_since=rectifying_since,
         recorded_documents=frozenset(d.get("kind") for t in steps for d in (t.documents or [])),
+        **_standard_supply_facts(s, p, contract, agreement),
     )
+
+
+def _standard_supply_facts(s: Session, p: Parcel, contract, agreement) -> dict[str, Any]:
+    """The 标准地 facts of the ``supply`` guard (read only for parcels marked 标准地)."""
+    if not p.is_standard_land:
+        return {}
+    return {"assessments": tuple(standard_supply.parcel_assessments(s, p)),
+            "approved_plan": standard_supply.approved_plan(s, p),
+            "sale_terms": standard_supply.sale_terms(s, contract, agreement)}
 
 
 def transition_view(t: ParcelTransition, full: bool = True, documents: bool = True) -> dict[str, Any]:
@@ -119,9 +126,9 @@ def allowed_transitions(db: Database, code: str, viewer: Principal | str, as_of:
     viewer = as_principal(viewer)
     _require_reader(viewer)
     as_of = as_of or today()
-    rulebook = load_rulebook()
     with db.reader() as s:
         p = registry.visible_parcel(s, code, viewer)
+        rulebook = standard_supply.rulebook_for(s, p)  # county/zone overrides apply (000:962)
         facts = parcel_facts(s, p, as_of)
         may_edit = viewer.can_edit_in(p.county_id, p.zone_id, Action.EDIT_PARCELS)
         full = audit.sees_parcel_in_full(viewer, p.county_id, p.zone_id)
@@ -176,7 +183,6 @@ def transition(db: Database, code: str, key: str, viewer: Principal | str, expec
         raise ValidationFailed(problems)
     if reason is not None and len(reason) > 2000:
         raise ValidationFailed(Problem(record, "reason", "原因不能超过2000个字符"))
-    rulebook = load_rulebook()
     out: dict[str, Any] = {}
 
     def authorize(s: Session, p: Parcel) -> None:
@@ -187,6 +193,7 @@ def transition(db: Database, code: str, key: str, viewer: Principal | str, expec
 
     def apply(s: Session, p: Parcel) -> None:
         facts = parcel_facts(s, p, as_of)
+        rulebook = standard_supply.rulebook_for(s, p)  # county/zone overrides apply (000:962)
         reasons = lc.guard_reasons(step, facts, rulebook, frozenset(d.kind for d in docs))
         if reasons:
             raise ValidationFailed([Problem(record, "transition", f"不能办理“{step.name}”：{r}", "refused")

@@ -20,6 +20,7 @@ from . import import_schema  # noqa: F401  (标图入库 batches)
 from . import account_schema  # noqa: F401  (accounts and sessions)
 from . import supply_schema  # noqa: F401  (年度可供土地清单 entries)
 from . import lifecycle_schema  # noqa: F401  (lifecycle transitions, issue 7)
+from . import standard_supply_schema  # noqa: F401  (区域评估 and 出让方案, issue 7)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -94,15 +95,21 @@ class Database:
     def upgrade(self) -> None:
         """Bring the schema to the newest migration (idempotent)."""
         with self.engine.begin() as conn:
-            command.upgrade(self._alembic_config(conn), "head")
+            # "heads": every branch, so migrations written side by side apply before they are
+            # put in one line.
+            command.upgrade(self._alembic_config(conn), "heads")
 
     def schema_revision(self) -> str | None:
+        """The schema's migration (several joined by '+' while branches are unmerged)."""
         with self.engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            heads = MigrationContext.configure(conn).get_current_heads()
+        return "+".join(sorted(heads)) or None
 
     def head_revision(self) -> str:
+        """The newest migration the code carries (several joined by '+', as above)."""
         with self.engine.connect() as conn:
-            return ScriptDirectory.from_config(self._alembic_config(conn)).get_current_head()
+            heads = ScriptDirectory.from_config(self._alembic_config(conn)).get_heads()
+        return "+".join(sorted(heads))
 
     def is_current(self) -> bool:
         return self.schema_revision() == self.head_revision()
