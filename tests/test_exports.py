@@ -49,7 +49,7 @@ def drafts() -> list[ParcelDraft]:
                     state="idle", land_source="new", supply_method="transfer", supply_date=date(2018, 5, 20),
                     term_years=50, price_wan=1234.5, plot_ratio_min=1.0, plot_ratio_max=2.5, **base),
         ParcelDraft(code=code(3), geometry=hole, location="魏都产业集聚区带内环宗地", state="inefficient",
-                    inefficiency_categories=["production_halted"], supply_method="allocation",
+                    inefficiency_categories=["production_halted", "other"], supply_method="allocation",
                     supply_date=date(2015, 1, 2), **base),
         ParcelDraft(code=code(4), geometry=rect(4, 0.3, 0.2), location="魏都产业集聚区普通宗地", state="supplied",
                     supply_method="lease", term_years=20, price_wan=88.0, **base),
@@ -86,6 +86,7 @@ def assert_same_attributes(got: dict, want: dict) -> None:
     assert got.get("term_years") == want["term_years"] and got.get("price_wan") == want["price_wan"]
     assert got.get("plot_ratio_min") == want["plot_ratio_min"]
     assert got.get("plot_ratio_max") == want["plot_ratio_max"]
+    assert got.get("inefficiency_categories", []) == want["inefficiency_categories"]
     assert got["stated_area_m2"] == pytest.approx(want["area_exact"], abs=0.01)
 
 
@@ -182,8 +183,8 @@ def test_full_round_trip_through_import_batch(parcels, fresh_db, tmp_path):
                 assert g[k] == w[k], (fmt, c, k)
             assert g["area_exact"] == pytest.approx(w["area_exact"], abs=0.01)
             assert shapely.hausdorff_distance(g["geometry"], w["geometry"]) < 1e-7
-        # 低效类别 are not an importable attribute: the state comes back, the categories do not
-        assert got[code(3)]["inefficiency_categories"] == []
+        # 低效类别 come back too (one cell, "、"-separated labels)
+        assert got[code(3)]["inefficiency_categories"] == ["production_halted", "other"]
         imports.undo_batch(fresh_db, out.batch_id, actor="test")
         assert stored(fresh_db) == {}
 
@@ -237,7 +238,7 @@ def test_ledger_rows_totals_and_attribute_round_trip_without_evaluation(parcels,
     rows, total = ledger(res.path)
     assert res.count == len(rows) == 4
     by_code = {r["宗地代码"]: r for r in rows}
-    assert by_code[code(3)]["土地状态"] == "低效" and by_code[code(3)]["低效类别"] == "停产半停产类"
+    assert by_code[code(3)]["土地状态"] == "低效" and by_code[code(3)]["低效类别"] == "停产半停产类、其他"
     assert by_code[code(2)]["面积(亩)"] == pytest.approx(want[code(2)]["area_exact"] / (10000 / 15), abs=1e-4)
     assert all(r[c] is None for r in rows for c in ("亩均税收(万元/亩)", "闲置认定", "评价年度"))
     assert total[0] == "合计"

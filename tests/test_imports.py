@@ -78,6 +78,19 @@ def test_mapping_chinese_columns_units_and_unmapped():
     assert all(p.record == "第4行" for p in r3.problems)
 
 
+def test_mapping_reads_several_inefficiency_categories_in_one_cell():
+    res = map_rows(default_mapping(), [{"DXLB": v} for v in ("停建缓建类、开发未达标类", "other; 其他",
+                                                             "停建缓建类，懒散类", "")],
+                   ["第2行", "第3行", "第4行", "第5行"])
+    assert res.column_map == {"DXLB": "inefficiency_categories"}
+    r1, r2, r3, r4 = res.rows
+    assert r1.values["inefficiency_categories"] == ["construction_stalled", "below_contract"] and not r1.problems
+    assert r2.values["inefficiency_categories"] == ["other"]  # the same category twice counts once
+    [p] = r3.problems
+    assert (p.record, p.field) == ("第4行", "inefficiency_categories") and "懒散类" in p.message
+    assert "inefficiency_categories" not in r4.values and not r4.problems
+
+
 def test_mapping_unit_column_and_user_override():
     m = parse_mapping('[fields.stated_area]\ncolumns = ["地块面积"]\n[fields.price]\ndefault_unit = "元"\n',
                       default_mapping())

@@ -27,7 +27,7 @@ from typing import Any
 from .errors import Problem
 from .identifiers import normalise_credit_code
 from .units import M2_PER_HECTARE, mu_to_m2, yuan_to_wan
-from .vocabulary import LAND_USE_LABELS, LandSource, LandState, SupplyMethod
+from .vocabulary import LAND_USE_LABELS, InefficiencyCategory, LandSource, LandState, SupplyMethod
 
 #: Mapping field → ParcelDraft attribute (fields not listed are not parcel attributes).
 DRAFT_ATTRIBUTE = {
@@ -35,12 +35,15 @@ DRAFT_ATTRIBUTE = {
     "zone": "zone", "land_use": "land_use", "land_source": "land_source", "state": "state",
     "supply_method": "supply_method", "supply_date": "supply_date", "term_years": "term_years",
     "price": "price_wan", "plot_ratio_min": "plot_ratio_min", "plot_ratio_max": "plot_ratio_max",
+    "inefficiency_categories": "inefficiency_categories",
 }
 _ENUMS = {"land_source": LandSource, "state": LandState, "supply_method": SupplyMethod}
 _UNIT_FIELD = {"area": "area_unit", "money": "price_unit"}
 _NUMBER_RE = re.compile(r"^\s*([-+]?(?:\d[\d,]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
 _DATE_RE = re.compile(r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
 _SEPARATORS = "_-()[]"
+#: Between several 低效类别 in one cell: 、，,；; / and spaces (as the ledgers write them).
+_LIST_SPLIT = re.compile(r"[、，,；;/\s]+")
 
 
 @dataclass
@@ -48,7 +51,7 @@ class FieldSpec:
     name: str
     label: str
     columns: list[str]
-    kind: str = "text"  # text / area / money / int / float / date / land_use / enums / credit_code
+    kind: str = "text"  # text / area / money / int / float / date / land_use / enums / categories / credit_code
     default_unit: str | None = None
 
 
@@ -315,6 +318,10 @@ def _convert(mapping: ImportMapping, spec: FieldSpec, fname: str, col: str, col_
             return land_use_code(raw), None
         if fname in _ENUMS:
             return _ENUMS[fname].parse(str(raw).strip()).value, None
+        if spec.kind == "categories":
+            # several 低效类别 in one cell ("停建缓建类、开发未达标类"); each a label or stored value
+            parts = [t for t in _LIST_SPLIT.split(str(raw).strip()) if t]
+            return list(dict.fromkeys(InefficiencyCategory.parse(t).value for t in parts)), None
         if fname == "owner_name":
             return str(raw).strip(), None
         if fname == "owner_credit_code":

@@ -103,6 +103,7 @@ GIS_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     ("zone_name", "产业集聚区", "ZONE", "text"),
     ("land_use", "土地用途", "TDYT", "text"),
     ("state_label", "土地状态", "TDZT", "text"),
+    ("inefficiency_text", "低效类别", "DXLB", "text"),
     ("land_source_label", "土地来源", "TDLY", "text"),
     ("supply_method_label", "供地方式", "GDFS", "text"),
     ("supply_date", "供地日期", "GDRQ", "text"),
@@ -221,6 +222,7 @@ def read_parcels(db: Database, *, county: str | None = None, zone: str | None = 
         r["supply_method_label"] = SupplyMethod(r["supply_method"]).label if r["supply_method"] else None
         r["supply_date"] = r["supply_date"].isoformat() if r["supply_date"] else None
         r["inefficiency_labels"] = [InefficiencyCategory(c).label for c in r["inefficiency_categories"] or []]
+        r["inefficiency_text"] = "、".join(r["inefficiency_labels"]) or None
         r["confidential"] = viewer.sees_confidential_of(r["county_id"], r["zone_id"])
     return rows
 

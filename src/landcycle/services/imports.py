@@ -787,7 +787,7 @@ def _given_fields(d: ParcelDraft) -> list[str]:
     """Fields of a draft the source actually carried (differs from the dataclass default)."""
     default = ParcelDraft(code=d.code, geometry=d.geometry, county=d.county)
     return [k for k in ("location", "land_use", "state", "land_source", "supply_method", "supply_date",
-                        "term_years", "price_wan", "plot_ratio_min", "plot_ratio_max")
+                        "term_years", "price_wan", "plot_ratio_min", "plot_ratio_max", "inefficiency_categories")
             if getattr(d, k) != getattr(default, k)]
 
 
