@@ -67,6 +67,10 @@ def _params(world) -> dict[str, list[str]]:
         "occupancy_id": ["1"], "contract_id": ["1"], "agreement_id": ["1"],
         "username": ["city"], "layer": ["parcels", "supply", "zones"],
         "collectionId": ["parcels", "zones"], "featureId": [world["other_parcel"]],
+        "plan_id": ["1"],  # plan tasks (issue 8): public gazette, no parcel data
+        "year": ["2026"], "category": ["county", "zone"],  # 增存挂钩 / 考评 (issue 8)
+        # issue 7 workflows: approval cases, split applications, a zone's 区域评估 (public)
+        "case_id": ["1"], "app_id": ["1"], "zone": ["魏都产业集聚区", "长葛市产业集聚区"],
     }
 
 

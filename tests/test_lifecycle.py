@@ -124,6 +124,12 @@ def test_idle_finding_at_the_one_year_point():
                                       **{**stalled, "investment_done_wan": 300, "developed_area_m2": 20000.0}))
 
 
+def test_taking_back_after_rescission_needs_the_buyback_on_file():
+    [why] = reasons("reclaim", facts("disposing"))
+    assert "尚未登记收回回购" in why and "000:1028" in why
+    assert reasons("reclaim", facts("disposing", has_buyback_agreement=True)) == []
+
+
 def test_free_reclaim_only_at_the_two_year_point_and_never_for_a_government_delay():
     assert reasons("reclaim_free", _idle("idle", start_years_ago=2)) == []
     [why] = reasons("reclaim_free", _idle("idle", start_years_ago=2, days_less=1))

@@ -232,6 +232,7 @@ def test_assessments_are_public_append_only_and_written_by_the_zone(site):
     public = api.get("/api/zones/魏都产业集聚区/assessments").json()  # no sign-in
     rows = {x["item"]: x["status"] for x in public["items"]}
     assert rows["land_survey"] == "valid" and rows["environment"] == "missing" and len(public["results"]) == 1
+    assert api.get("/api/zones/不存在的集聚区/assessments").status_code == 404
     with pytest.raises(Exception, match="只能追加"):
         with db.engine.begin() as c:
             c.execute(text("UPDATE regional_assessments SET number = 'x'"))

@@ -100,6 +100,8 @@ class ParcelFacts:
     recorded_documents: frozenset[str] = frozenset()
     # 标准地 supply (domain.standard_supply): the zone's 区域评估 results as they bear on the
     # parcel, its approved 出让方案 (None: none approved) and what the contract and agreement say.
+    #: The exit case (收回回购) of the latest contract has its buy-back agreement recorded.
+    has_buyback_agreement: bool = False
     assessments: tuple[standard_supply.Assessment, ...] = ()
     approved_plan: standard_supply.SupplyPlan | None = None
     sale_terms: standard_supply.SaleTerms | None = None
@@ -325,6 +327,14 @@ def _rectification_over(f: ParcelFacts, docs: frozenset[str], rb: Rulebook) -> l
             f"（{DOCUMENT_KINDS['rectification_acceptance']}）"]
 
 
+def _buyback_recorded(f: ParcelFacts, docs: frozenset[str], rb: Rulebook) -> list[str]:
+    """收回回购已登记：解除合同、成本还原审计和回购协议（履约监管“收回回购”，000:1028）"""
+    if f.has_buyback_agreement:
+        return []
+    return ["尚未登记收回回购：解除出让合同后应按成本还原原则审计评估、优先回购（000:1028），"
+            "请先在履约监管中登记收回回购并补充回购协议（文号、日期）"]
+
+
 def _split_allowed(f: ParcelFacts, docs: frozenset[str], rb: Rulebook) -> list[str]:
     """分割转让条件（R8：面积不少于 split_transfer.no_split_area_mu_below 亩、合同未禁止分割、在建投资额比例；R9：达产复验通过前不得转让）"""
     rules = rb.section("split_transfer")
@@ -388,7 +398,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     _T("reclaim_negotiated", "协议有偿收回", (S.IDLE,), S.RECLAIMED, _GOVERNMENT,
        ("reclaim_agreement",), "闲置土地处置办法第八条、第十二条（政府原因造成的闲置）", (_government_delay_recorded,)),
     _T("reclaim", "收回", (S.DISPOSING,), S.RECLAIMED, _GOVERNMENT,
-       ("buyback_agreement",), "解除合同后收回，成本还原审计评估、优先回购（000:1028、1034）"),
+       ("buyback_agreement",), "解除合同后收回，成本还原审计评估、优先回购（000:1028、1034）",
+       (_buyback_recorded,)),
     _T("relist", "再供应（重新纳入清单）", (S.RECLAIMED,), S.LISTED, _OFFICIALS,
        ("supply_list_approval",), "收回土地纳入年度可供土地清单再供应（000:757）"),
     _T("store", "纳入储备", (S.RECLAIMED,), S.RESERVE, _GOVERNMENT,

@@ -100,6 +100,33 @@ class AcceptanceResult(Labelled):
     FAILED = "failed", "未通过"
 
 
+class InspectionKind(Labelled):
+    """An acceptance inspection (R9, 000:1020-1030): first inspection or re-inspection (复验)
+    after rectification, of completion or of production."""
+
+    COMPLETION = "completion", "竣工联合验收"
+    PRODUCTION = "production", "达产验收"
+    COMPLETION_REINSPECTION = "completion_reinspection", "竣工复验"
+    PRODUCTION_REINSPECTION = "production_reinspection", "达产复验"
+
+
+class IdleNoticeKind(Labelled):
+    """What the idle-land workflow records (R3, 闲置土地处置办法第八条、第十四条)."""
+
+    FEE_NOTICE = "fee_notice", "闲置费征缴决定书"
+    RECLAIM_PROPOSAL = "reclaim_proposal", "无偿收回建议"
+    GOVERNMENT_DELAY = "government_delay", "政府原因造成动工延迟的认定"
+
+
+class BuildingDisposal(Labelled):
+    """How the buildings are dealt with when the land is taken back, as the contract says
+    (000:1034)."""
+
+    RESIDUAL_COMPENSATION = "residual_compensation", "残值补偿"
+    FREE_RECLAIM = "free_reclaim", "无偿收回"
+    RESTORE = "restore", "恢复原状"
+
+
 class JurisdictionKind(Labelled):
     """Kinds of jurisdiction (DOMAIN.md §3)."""
 

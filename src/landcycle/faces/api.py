@@ -41,7 +41,13 @@ from . import routes_audit, routes_ledgers, routes_registry
 from . import routes_workbench
 from . import routes_supply
 from . import routes_lifecycle
+from . import routes_supervision
+from . import routes_split
+from . import routes_approvals
 from . import routes_standard_supply
+from . import routes_notices
+from . import routes_kaoping
+from . import routes_plans
 from .auth import current_principal
 from .errors import ERROR_RESPONSES
 from .paging import MAX_OFFSET, page_links, parse_sort
@@ -347,7 +353,13 @@ def create_app(db: "Database | None" = None, settings: Settings | None = None) -
     app.include_router(routes_workbench.build_router())
     app.include_router(routes_supply.build_router())
     app.include_router(routes_lifecycle.build_router())
+    app.include_router(routes_supervision.build_router())
+    app.include_router(routes_split.build_router())
+    app.include_router(routes_approvals.build_router())
     app.include_router(routes_standard_supply.build_router())
+    app.include_router(routes_notices.build_router())
+    app.include_router(routes_kaoping.build_router())
+    app.include_router(routes_plans.build_router())
 
     app.include_router(pages.build_router(STATIC_DIR, settings.basemap_url))
     _declare_security(app)

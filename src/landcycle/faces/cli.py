@@ -319,6 +319,42 @@ def parcel_transitions(code: str = typer.Argument(..., help="19位宗地代码")
     console.print(h)
 
 
+@parcel_app.command("life")
+def parcel_life_cmd(code: str = typer.Argument(..., help="19位宗地代码"),
+                    as_of: Optional[str] = typer.Option(None, "--as-of", help="按哪一天判断（YYYY-MM-DD，默认今天）"),
+                    as_json: bool = typer.Option(False, "--json", help="以JSON输出")):
+    """宗地生命周期概览：所处阶段、未办结的期限（到期日、剩余天数、依据、逾期后果）、权利限制和全部流转经过。"""
+    from ..services import parcel_life
+
+    day = _day(as_of, "--as-of") if as_of else None
+    try:
+        data = parcel_life.life(_ready_db(), code, SYSTEM, day)
+    except LandcycleError as exc:
+        _fail(exc)
+    if as_json:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+        return
+    console.print(f"[bold]宗地 {data['code']}[/]：当前状态 [bold]{data['state_label']}[/]（按 {data['as_of']} 判断）")
+    if data["next_due"]:
+        n = data["next_due"]
+        console.print(f"最近到期：[bold]{n['label']}[/]，{n['due']}（剩 {n['days_left']} 天）；逾期后果：{n['consequence']}")
+    if data["restriction"] and data["restriction"].get("active"):
+        console.print(f"[yellow]权利限制：{data['restriction']['why']}[/]")
+    t = Table(title="未办结的期限")
+    for col in ("事项", "到期日", "状态", "依据", "逾期后果"):
+        t.add_column(col, overflow="fold")
+    for d in data["due"]:
+        state = f"[red]逾期 {-d['days_left']} 天[/]" if d["status"] == "overdue" else f"剩 {d['days_left']} 天"
+        t.add_row(d["label"], d["due"], state, d["basis"] or "—", d["consequence"] or "—")
+    if not data["due"]:
+        t.add_row("（没有未办结的期限）", "", "", "", "")
+    console.print(t)
+    possible = [s["name"] for s in data["next_steps"] if s["possible"]]
+    console.print("现在可以办理：" + ("、".join(possible) if possible else "无") + "（详见 landcycle parcel transitions）")
+    steps = " → ".join(h["to_label"] for h in data["history"]) or "（无；数据导入时登记的状态不是流转）"
+    console.print(f"已办理流转 {len(data['history'])} 条：{steps}")
+
+
 @parcel_app.command("transition")
 def parcel_transition(
     code: str = typer.Argument(..., help="19位宗地代码"),
@@ -774,6 +810,782 @@ def user_enable(username: str = typer.Argument(..., help="用户名"),
                 actor: str = typer.Option("cli", "--actor", help="操作人")):
     """重新启用已停用的账号。"""
     _set_active(username, True, actor)
+
+
+# --------------------------------------------------------------------------- 预警通知 (issue 7)
+warnings_app = typer.Typer(help="预警通知：每日预警任务（生成并发送到期提醒）、通知列表、订阅管理。",
+                           no_args_is_help=True)
+app.add_typer(warnings_app, name="warnings")
+
+
+@warnings_app.command("run")
+def warnings_run(as_of: Optional[str] = typer.Option(None, "--as-of", help="基准日 YYYY-MM-DD（缺省为今天，北京时间）"),
+                 no_deliver: bool = typer.Option(False, "--no-deliver", help="只生成通知，不发送邮件/回调"),
+                 actor: str = typer.Option("cli", "--actor", help="操作人")):
+    """每日预警任务：读取各期限来源，为负责辖区和企业生成到期提醒（同一期限同一提前量只生成一次），
+    再按订阅发送邮件和回调（未配置服务器的记为“未发送”，失败的下次重试）。建议每天由 cron/systemd 定时运行。"""
+    from ..services import notices
+
+    day = _day(as_of, "--as-of") if as_of else None
+    db = _ready_db()
+    try:
+        with _progress_bars() as progress:
+            rep = notices.run(db, day, actor=actor, deliver=not no_deliver, progress_cb=progress)
+    except LandcycleError as exc:
+        _fail(exc)
+    t = Table(title=f"预警任务 {rep.run_id}（基准日 {rep.as_of.isoformat()}）")
+    t.add_column("项目")
+    t.add_column("数量", justify="right")
+    for label, value in (("在提前量内或已逾期的期限", rep.deadlines), ("新通知（发送）", rep.notices),
+                         ("新通知（被更紧提前量取代，不发送）", rep.superseded),
+                         ("发往辖区", rep.by_recipient.get("jurisdiction", 0)),
+                         ("发往企业", rep.by_recipient.get("enterprise", 0)),
+                         ("已发送", rep.sent), ("发送失败（下次重试）", rep.failed),
+                         ("未发送（未配置服务器）", rep.skipped), ("其中重试", rep.retried)):
+        t.add_row(label, str(value))
+    for name, count in rep.by_source.items():
+        t.add_row(f"来源 {name} 的期限", str(count))
+    console.print(t)
+    if no_deliver:
+        console.print("已按 --no-deliver 跳过发送；下次运行会发送尚未发送的通知。")
+    for e in rep.errors:
+        err_console.print(f"[bold red]期限来源 {e['source']} 出错：[/]{e['error']}")
+    if rep.errors:
+        raise typer.Exit(code=1)
+
+
+@warnings_app.command("list")
+def warnings_list(as_of: Optional[str] = typer.Option(None, "--as-of", help="只看该基准日的任务生成的通知"),
+                  parcel: Optional[str] = typer.Option(None, "--parcel", help="宗地代码"),
+                  limit: int = typer.Option(50, "--limit", min=1, max=1000, help="条数"),
+                  as_json: bool = typer.Option(False, "--json", help="以JSON输出")):
+    """最近生成的预警通知及其发送状态（最新在前）。"""
+    from ..services import notices
+
+    try:
+        page = notices.notices_page(_ready_db(), viewer="cli", limit=limit, as_of=as_of, parcel=parcel)
+    except LandcycleError as exc:
+        _fail(exc)
+    if as_json:
+        console.print_json(json.dumps(page, ensure_ascii=False))
+        return
+    t = Table(title=f"预警通知（共 {page['total']} 条，显示 {len(page['items'])} 条）")
+    for col in ("编号", "基准日", "宗地", "事项", "期限", "剩余", "提前量", "接收方", "发送"):
+        t.add_column(col)
+    for n in page["items"]:
+        sent = "；".join(f"{d['channel']} {d['status_label']}" for d in n["deliveries"]) or "—"
+        t.add_row(str(n["id"]), n["as_of"], n["parcel_code"], n["label"], n["due_date"], n["days_text"],
+                  f"{n['lead_days']}天", n["recipient"]["name"] or "—", sent)
+    console.print(t)
+
+
+@warnings_app.command("runs")
+def warnings_runs(limit: int = typer.Option(20, "--limit", min=1, max=1000, help="条数")):
+    """预警任务的运行记录。"""
+    from ..services import notices
+
+    try:
+        page = notices.runs_page(_ready_db(), viewer="cli", limit=limit)
+    except LandcycleError as exc:
+        _fail(exc)
+    t = Table(title="预警任务运行记录")
+    for col in ("编号", "基准日", "操作人", "状态", "期限", "新通知", "已发送", "失败", "未发送", "结束时间"):
+        t.add_column(col)
+    for r in page["items"]:
+        t.add_row(str(r["id"]), r["as_of"], r["actor"], r["status"], str(r["deadlines"]), str(r["notices"]),
+                  str(r["sent"]), str(r["failed"]), str(r["skipped"]), _local_time(r["finished_at"]))
+    console.print(t)
+
+
+@warnings_app.command("subscribe")
+def warnings_subscribe(jurisdiction: Optional[str] = typer.Option(None, "--jurisdiction", help="县(市、区)或产业集聚区"),
+                       enterprise: Optional[str] = typer.Option(None, "--enterprise", help="企业统一社会信用代码"),
+                       email: Optional[str] = typer.Option(None, "--email", help="电子邮件地址"),
+                       webhook: Optional[str] = typer.Option(None, "--webhook", help="回调地址 http(s)://…"),
+                       note: Optional[str] = typer.Option(None, "--note", help="备注"),
+                       actor: str = typer.Option("cli", "--actor", help="操作人")):
+    """新建预警订阅：辖区或企业的预警通知发往该邮箱和/或回调地址。"""
+    from ..services import notices
+
+    try:
+        sub = notices.create_subscription(_ready_db(), viewer=actor, jurisdiction=jurisdiction,
+                                          enterprise=enterprise, email=email, webhook_url=webhook, note=note)
+    except LandcycleError as exc:
+        _fail(exc)
+    console.print(f"[green]已新建预警订阅 {sub['id']}[/]：{sub['subscriber']['name']} → "
+                  + "、".join(x for x in (sub["email"], sub["webhook_url"]) if x))
+
+
+@warnings_app.command("subscriptions")
+def warnings_subscriptions(show_all: bool = typer.Option(False, "--all", help="包含已停用的订阅")):
+    """列出预警订阅。"""
+    from ..services import notices
+
+    try:
+        subs = notices.list_subscriptions(_ready_db(), viewer="cli", include_inactive=show_all)
+    except LandcycleError as exc:
+        _fail(exc)
+    t = Table(title="预警订阅")
+    for col in ("编号", "订阅方", "电子邮件", "回调地址", "状态", "备注"):
+        t.add_column(col)
+    for s in subs:
+        t.add_row(str(s["id"]), s["subscriber"]["name"], s["email"] or "—", s["webhook_url"] or "—",
+                  "启用" if s["active"] else "停用", s["note"] or "")
+    console.print(t)
+
+
+@warnings_app.command("unsubscribe")
+def warnings_unsubscribe(sub_id: int = typer.Argument(..., help="订阅编号"),
+                         actor: str = typer.Option("cli", "--actor", help="操作人")):
+    """停用一个预警订阅（发送记录保留）。"""
+    from ..services import notices
+
+    db = _ready_db()
+    try:
+        current = [s for s in notices.list_subscriptions(db, viewer=actor, include_inactive=True) if s["id"] == sub_id]
+        if not current:
+            from ..domain.errors import NotFound
+            raise NotFound("预警订阅", str(sub_id))
+        notices.update_subscription(db, sub_id, {"active": False}, current[0]["version"], viewer=actor,
+                                    reason="停用预警订阅")
+    except LandcycleError as exc:
+        _fail(exc)
+    console.print(f"[green]已停用预警订阅 {sub_id}[/]。")
+
+
+# --------------------------------------------------------------------------- 履约监管 (issue 7 items 4-5)
+@parcel_app.command("supervision")
+def parcel_supervision(code: str = typer.Argument(..., help="19位宗地代码"),
+                       as_of: Optional[str] = typer.Option(None, "--as-of", help="基准日 YYYY-MM-DD（缺省为今天，北京时间）"),
+                       as_json: bool = typer.Option(False, "--json", help="以JSON输出")):
+    """宗地履约监管情况：各项合同期限（约定、完成、状态、逾期天数、逾期后果）、下一个到期事项、验收记录、
+    闲置土地处置记录、收回回购和“达产复验通过前不得抵押、转让、股权变更”的限制。"""
+    from ..services import supervision
+
+    try:
+        data = supervision.supervision(_ready_db(), code, SYSTEM, _day(as_of, "--as-of") if as_of else None)
+    except LandcycleError as exc:
+        _fail(exc)
+    if as_json:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        return
+    console.print(f"[bold]宗地 {data['code']}[/]：当前状态 [bold]{data['state_label']}[/]（按 {data['as_of']} 判断）")
+    t = Table(title="合同期限")
+    for col in ("事项", "约定/到期日", "完成日", "状态", "逾期天数", "依据", "逾期后果"):
+        t.add_column(col, overflow="fold")
+    for d in data["deadlines"]:
+        colour = {"overdue": "red", "met_late": "yellow", "met": "green"}.get(d["status"], "")
+        status = f"[{colour}]{d['status_label']}[/]" if colour else d["status_label"]
+        t.add_row(d["label"], d["due"], d["done"] or "—", status, str(d["days_late"] or "—"), d["basis"],
+                  d["consequence"])
+    if not data["deadlines"]:
+        t.add_row("（未登记出让合同）", "", "", "", "", "", "")
+    console.print(t)
+    nxt = data["next_due"]
+    console.print("下一个到期事项：" + (f"{nxt['label']}，{nxt['due']}（还有 {nxt['days_left']} 天）；逾期后果：{nxt['consequence']}"
+                                 if nxt else "无"))
+    r = data["restrictions"]
+    console.print(("[bold red]权利限制：[/]" if r["active"] else "权利限制：无。") + r["why"])
+    if data["government_delay"]:
+        console.print(f"已记录政府原因造成的动工延迟：{data['government_delay']}")
+    if data["inspections"]:
+        h = Table(title=f"验收记录（{len(data['inspections'])} 次）")
+        for col in ("日期", "类型", "文号", "结论", "未达标指标"):
+            h.add_column(col, overflow="fold")
+        for i in data["inspections"]:
+            short = "\n".join(f["reason"] for f in i["findings"] if f["passed"] is False)
+            h.add_row(i["inspected_on"], i["kind_label"], i["number"], i["result_label"], short or "—")
+        console.print(h)
+    for n in data["idle_notices"]:
+        amount = f"，金额 {n['amount_wan']:.2f} 万元" if n["amount_wan"] is not None else ""
+        console.print(f"{n['notice_date']} {n['kind_label']}（{n['number']}）{amount}")
+    e = data["exit_case"]
+    if e:
+        price = f"{e['buyback_price_wan']:.2f} 万元" if e["buyback_price_wan"] is not None else "待审计"
+        console.print(f"收回回购：解除合同 {e['rescission_number']}（{e['rescission_date']}），建筑物"
+                      f"{e['building_disposal_label']}，回购价 {price}")
+
+
+@parcel_app.command("inspect")
+def parcel_inspect(
+    code: str = typer.Argument(..., help="19位宗地代码"),
+    kind: str = typer.Argument(..., help="completion/production/completion_reinspection/production_reinspection 或中文名称"),
+    on: str = typer.Option(..., "--date", help="验收日期 YYYY-MM-DD"),
+    number: str = typer.Option(..., "--number", help="验收意见文号"),
+    measured: list[str] = typer.Option([], "--measured", help="实测项=数值，如 plot_ratio=1.25 或 floor_area_m2=48000（可重复）"),
+    result: Optional[str] = typer.Option(None, "--result", help="联合验收意见结论（指标均达标但意见为未通过时填 failed）"),
+    actor: str = typer.Option("cli", "--actor", help="登记人"),
+):
+    """登记竣工联合验收、达产验收或复验：按履约监管协议约定指标逐项核对实测值，同一事务中更新开发建设情况。"""
+    from ..services import ledgers, supervision
+
+    values = {}
+    for i, raw in enumerate(measured, start=1):
+        key, sep, value = raw.partition("=")
+        try:
+            values[key.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not key.strip():
+            err_console.print(f"[bold red]错误：[/]第 {i} 个 --measured“{raw}”格式不对，应为 实测项=数值，未写入任何数据")
+            raise typer.Exit(code=2)
+    db = _ready_db()
+    try:
+        version = ledgers.get_development(db, code, viewer=SYSTEM)["version"]
+        out = supervision.record_inspection(db, code, actor, version, kind=kind, inspected_on=_day(on, "--date"),
+                                            measured=values, number=number, result=result)
+    except LandcycleError as exc:
+        _fail(exc)
+    i = out["inspection"]
+    colour = "green" if i["result"] == "passed" else "red"
+    console.print(f"已登记{i['kind_label']}：宗地 {code} [{colour}]{i['result_label']}[/]（{i['number']}）。")
+    for f in i["findings"]:
+        console.print(f"  • {f['reason']}")
+    console.print(out["next_step"]["hint"])
+
+
+# --------------------------------------------------------------------------- 审批事项 (告知承诺制, issue 7 item 3)
+approval_app = typer.Typer(help="告知承诺制/代办制审批事项：查看各步骤期限、开立、登记受理/办结/公示异议。",
+                           no_args_is_help=True)
+app.add_typer(approval_app, name="approval")
+
+
+def _approval_as_of(value: Optional[str]):
+    from datetime import date
+
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        err_console.print(f"[bold red]错误：[/]--as-of 应为日期（YYYY-MM-DD），实际为“{value}”")
+        raise typer.Exit(code=2) from None
+
+
+def _approval_print(case: dict) -> None:
+    console.print(f"[bold]审批事项 {case['id']}[/]（宗地 {case['parcel_code']}）：{case['track_label']}，"
+                  f"[bold]{case['state_label']}[/]（第 {case['version']} 版；按 {case['as_of']} 判断）")
+    if case.get("enterprise"):
+        console.print(f"  受让人：{case['enterprise']['name']}（{case['enterprise']['credit_code']}）")
+    console.print(f"  开立：{case['opened_by']} {_local_time(case['opened_at'])}")
+    t = Table()
+    for col in ("步骤", "键", "时限", "起算", "期限届满日", "办结日", "已用工作日", "状态", "依据"):
+        t.add_column(col, overflow="fold")
+    for s in case["steps"]:
+        limit = f"{s['limit_workdays']} 个工作日" if s["limit_workdays"] is not None else "无"
+        start = f"{s['start_label']} {s['start_date']}" if s["start_date"] else f"（{s['start_label']}）"
+        due = f"{s['due_date']}（{s['due_weekday']}）" if s["due_date"] else (s["calendar_problem"] or "—")
+        t.add_row(s["name"], s["key"], limit, start, due, s["done_date"] or "—",
+                  "—" if s["used_workdays"] is None else str(s["used_workdays"]), s["status_label"], s["basis"])
+    console.print(t)
+    for e in case["events"]:
+        console.print(f"  • {e['date']} {e['step_name']}：{e['kind_label']} {e['number'] or ''}（{e['actor']}）")
+
+
+@approval_app.command("list")
+def approval_list(code: str = typer.Argument(..., help="19位宗地代码"),
+                  as_of: Optional[str] = typer.Option(None, "--as-of", help="按此日判断是否逾期（默认今日，YYYY-MM-DD）"),
+                  as_json: bool = typer.Option(False, "--json", help="以JSON输出")):
+    """列出宗地的审批事项：各步骤的起算日、期限届满日（按法定节假日和调休计算工作日）、办结日和状态。"""
+    from ..services import approvals
+
+    day = _approval_as_of(as_of)
+    try:
+        data = approvals.list_cases(_ready_db(), code, SYSTEM, as_of=day)
+    except LandcycleError as exc:
+        _fail(exc)
+    if as_json:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        return
+    console.print(f"[bold]宗地 {data['code']}[/]：{data['state_label']}，审批事项 {len(data['cases'])} 项")
+    for case in data["cases"]:
+        _approval_print(case)
+
+
+@approval_app.command("open")
+def approval_open(
+    code: str = typer.Argument(..., help="19位宗地代码（须为已供应且已登记出让合同）"),
+    track: str = typer.Option(..., "--track", help="办理方式：with_drawings（带施工图出让）、small_low_risk（小型低风险）、"
+                                                   "commitment（信用承诺书公示），或中文名称"),
+    name: Optional[str] = typer.Option(None, "--name", help="项目名称"),
+    floor_area: Optional[float] = typer.Option(None, "--floor-area", help="总建筑面积（平方米）"),
+    height: Optional[float] = typer.Option(None, "--height", help="建筑高度（米）"),
+    basement: Optional[int] = typer.Option(None, "--basement", help="地下层数"),
+    hazardous: Optional[bool] = typer.Option(None, "--hazardous/--no-hazardous",
+                                             help="是否涉及易燃易爆、有毒有害等安全保护"),
+    reason: Optional[str] = typer.Option(None, "--reason", help="原因（记入一地一档）"),
+    actor: str = typer.Option("cli", "--actor", help="办理人"),
+):
+    """开立审批事项：检查宗地状态、出让合同和办理方式的适用条件（小型低风险项目的面积、高度、地下层数）。"""
+    from ..services import approvals
+
+    project = {k: v for k, v in (("name", name), ("total_floor_area_m2", floor_area), ("building_height_m", height),
+                                 ("basement_floors", basement), ("hazardous", hazardous)) if v is not None}
+    try:
+        case = approvals.open_case(_ready_db(), code, actor, track, project=project, reason=reason)
+    except LandcycleError as exc:
+        _fail(exc)
+    console.print(f"[green]已开立审批事项 {case['id']}[/]：宗地 {code}，{case['track_label']}。")
+    _approval_print(case)
+
+
+@approval_app.command("record")
+def approval_record(
+    case_id: int = typer.Argument(..., help="审批事项编号"),
+    step: str = typer.Option(..., "--step", help="步骤的键或中文名称（见 landcycle approval list）"),
+    kind: str = typer.Option(..., "--kind", help="事项：accepted（受理/公示发布）、done（办结）、objection（公示异议）、"
+                                                 "objection_dismissed（异议不成立）、objection_upheld（异议成立）"),
+    on: str = typer.Option(..., "--date", help="发生日期（YYYY-MM-DD，不能晚于今日）"),
+    number: Optional[str] = typer.Option(None, "--number", help="文号、受理编号或许可证号（办结许可时必填）"),
+    note: Optional[str] = typer.Option(None, "--note", help="说明"),
+    actor: str = typer.Option("cli", "--actor", help="办理人"),
+):
+    """登记审批事项的一项进展：步骤须依次办理，日期不能早于起算日或晚于今日；期限超出已载入的节假日安排时拒绝登记。"""
+    from ..services import approvals
+
+    try:
+        case = approvals.record_event(_ready_db(), case_id, actor, step, kind, on, number=number, note=note)
+    except LandcycleError as exc:
+        _fail(exc)
+    console.print(f"[green]已登记[/]：审批事项 {case_id} 现为“{case['state_label']}”。")
+    _approval_print(case)
+
+
+# --------------------------------------------------------------------------- 分割转让 (R8)
+split_app = typer.Typer(help="分割转让申请（R8）：提交（各块图形由 GIS 文件读入）、查看、审核；宗地分割来源。",
+                        no_args_is_help=True)
+app.add_typer(split_app, name="split")
+
+#: Attribute names a pieces file may use for each piece's transferee.
+_SPLIT_NAME_FIELDS = ("transferee_name", "受让人", "受让人名称")
+_SPLIT_CODE_FIELDS = ("transferee_credit_code", "受让人统一社会信用代码", "统一社会信用代码")
+
+
+def _split_pieces(path: str, layer: Optional[str], crs: Optional[str]) -> list:
+    """The pieces of a GIS file (GeoJSON, GeoPackage, Shapefile… read by GDAL through
+    ``services.gis_read``), in EPSG:4490, with their transferees from the attributes."""
+    from ..services import gis_read
+    from ..services.split_applications import PieceIn
+
+    batch = gis_read.read_source(path, layer=layer, crs=crs)
+    if batch.problems:
+        raise ValidationFailed(batch.problems)
+    for note in batch.notes:
+        console.print(f"[dim]{note}[/]")
+
+    def first(attrs: dict, names: tuple[str, ...]):
+        value = next((attrs.get(n) for n in names if attrs.get(n) not in (None, "")), None)
+        return str(value).strip() if value is not None else None
+
+    return [PieceIn(g, first(a, _SPLIT_NAME_FIELDS), first(a, _SPLIT_CODE_FIELDS))
+            for g, a in zip(batch.geometries, batch.attributes)]
+
+
+def _split_print(a: dict) -> None:
+    v = a.get("current") or a["verdict"]
+    console.print(f"[bold]分割转让申请 {a['id']}[/]：宗地 {a['parcel_code']}（{a['parcel_area_mu']} 亩），"
+                  f"申请人 {a['applicant']['name']}（{a['applicant']['credit_code']}），状态 [bold]{a['status_label']}[/]"
+                  f"（第 {a['version']} 版）")
+    console.print(f"申报价格 {a['declared_price_wan']} 万元；市场价格 {a['market_price_wan'] or '—'} 万元"
+                  + ("；[yellow]明显低于市场价格，政府可行使优先购买权（000:1218）[/]"
+                     if a["government_priority_purchase"] else ""))
+    t = Table(title="分割后各块")
+    for col in ("块", "面积(亩)", "占比", "受让人", "分割后宗地代码"):
+        t.add_column(col, overflow="fold")
+    for p in a["pieces"]:
+        who = p["transferee_name"] or p["transferee_credit_code"] or "（申请人保留）"
+        t.add_row(str(p["seq"]), f"{p['area_mu']:.4f}", f"{p['share'] * 100:.2f}%", who, p["child_code"] or "—")
+    console.print(t)
+    title = "按今日情况重新审查" if a.get("current") else "审查结论"
+    console.print(f"[bold]{title}[/]：{v['outcome_label']}")
+    for r in v.get("blocks") or []:
+        console.print(f"  [red]✗[/] {r}")
+    for r in v["reasons"]:
+        console.print(f"  • {r}")
+    if v.get("missing_documents"):
+        console.print("[yellow]缺少材料[/]：" + "、".join(v["missing_documents"]))
+    console.print("依据：" + "；".join(c["source"] for c in v["citation"]))
+    if a["decided_at"]:
+        console.print(f"审核：{a['decided_by']} 于 {_local_time(a['decided_at'])}"
+                      + (f"，原因：{a['decision_reason']}" if a["decision_reason"] else ""))
+
+
+@split_app.command("submit")
+def split_submit(
+    code: str = typer.Argument(..., help="要分割的宗地代码（19位）"),
+    pieces: str = typer.Option(..., "--pieces", help="分割后各块图形文件（GeoJSON、GeoPackage、Shapefile 等，每个要素一块；"
+                                                     "属性 transferee_name/受让人、transferee_credit_code/统一社会信用代码 "
+                                                     "可选，均为空表示申请人保留该块）"),
+    applicant: str = typer.Option(..., "--applicant", help="申请人（宗地现登记的权利人）的统一社会信用代码"),
+    price: float = typer.Option(..., "--price", help="申报转让价格（万元）"),
+    market_price: Optional[float] = typer.Option(None, "--market-price", help="市场价格（评估价，万元）"),
+    reason: Optional[str] = typer.Option(None, "--reason", help="申请理由"),
+    document: list[str] = typer.Option([], "--document", help="申请材料：材料名称=文件名称|文号|日期"
+                                                             "（材料名称见 000:1222-1235 清单；可重复）"),
+    layer: Optional[str] = typer.Option(None, "--layer", help="图层名（文件含多个图层时）"),
+    crs: Optional[str] = typer.Option(None, "--crs", help="坐标系（如 EPSG:4547），文件未注明时使用"),
+    public_facilities: bool = typer.Option(False, "--public-facilities", help="涉及宗地中道路、绿地、公共场所及配套设施"),
+    breaks_planning: bool = typer.Option(False, "--breaks-planning", help="分割后不能满足规划、建筑安全使用要求"),
+    legal_bar: bool = typer.Option(False, "--legal-bar", help="法律、法规和政策另有规定不得分割"),
+    co_owned: bool = typer.Option(False, "--co-owned", help="属共有权利"),
+    actor: str = typer.Option("cli", "--actor", help="登记人"),
+):
+    """登记一份分割转让申请：校验各块图形和分割转让条件（R8），不符合的列出全部原因且不保存；材料不全的受理并列出缺少的材料。"""
+    from ..services import split_applications as split
+
+    docs = [_parse_document(raw, i) for i, raw in enumerate(document, start=1)]
+    db = _ready_db()
+    try:
+        out = split.submit(db, code, actor, pieces=_split_pieces(pieces, layer, crs), declared_price_wan=price,
+                           market_price_wan=market_price, reason=reason, documents=docs, applicant=applicant,
+                           statements=split.Statements(public_facilities, breaks_planning, legal_bar, co_owned))
+    except LandcycleError as exc:
+        _fail(exc)
+    console.print(f"[green]已受理[/]：分割转让申请 {out['id']}。")
+    _split_print(out)
+
+
+@split_app.command("show")
+def split_show(app_id: int = typer.Argument(..., help="申请编号"),
+               as_json: bool = typer.Option(False, "--json", help="以JSON输出")):
+    """查看一份分割转让申请：各块、审查结论（理由、依据条款）、缺少的材料和审核情况。"""
+    from ..services import split_applications as split
+
+    try:
+        out = split.get_application(_ready_db(), app_id, SYSTEM)
+    except LandcycleError as exc:
+        _fail(exc)
+    if as_json:
+        sys.stdout.write(json.dumps(out, ensure_ascii=False, indent=2) + "\n")
+        return
+    _split_print(out)
+
+
+@split_app.command("list")
+def split_list(code: str = typer.Argument(..., help="宗地代码（19位）")):
+    """列出宗地的分割转让申请及其分割来源与去向。"""
+    from ..services import split_applications as split
+
+    db = _ready_db()
+    try:
+        apps = split.list_applications(db, code, SYSTEM)
+        tree = split.lineage(db, code, SYSTEM)
+    except LandcycleError as exc:
+        _fail(exc)
+    t = Table(title=f"宗地 {apps['code']} 的分割转让申请（{len(apps['items'])} 份）")
+    for col in ("编号", "状态", "申请人", "各块(亩)", "审查结论", "提交时间"):
+        t.add_column(col, overflow="fold")
+    for a in apps["items"]:
+        t.add_row(str(a["id"]), a["status_label"], a["applicant"]["name"],
+                  " / ".join(f"{p['area_mu']:.2f}" for p in a["pieces"]), a["verdict"]["outcome_label"],
+                  _local_time(a["submitted_at"]))
+    console.print(t)
+    for label, rows in (("分割自", tree["parents"]), ("分割为", tree["children"])):
+        if rows:
+            console.print(f"{label}：" + "、".join(f"{r['code']}（{r['area_mu']:.2f} 亩，申请 {r['application_id']}）"
+                                                  for r in rows))
+
+
+@split_app.command("decide")
+def split_decide(
+    app_id: int = typer.Argument(..., help="申请编号"),
+    decision: str = typer.Argument(..., help="approve（批准）、reject（驳回）或 withdraw（撤回）"),
+    reason: Optional[str] = typer.Option(None, "--reason", help="原因（驳回、撤回必填；记入一地一档）"),
+    document: list[str] = typer.Option([], "--document", help="批准时补充的材料：材料名称=文件名称|文号|日期（可重复）"),
+    actor: str = typer.Option("cli", "--actor", help="审核人"),
+):
+    """审核分割转让申请。批准时重新审查，符合条件且材料齐全才在一个事务中生成分割后的宗地并记录来源关系。"""
+    from ..services import split_applications as split
+
+    docs = [_parse_document(raw, i) for i, raw in enumerate(document, start=1)]
+    db = _ready_db()
+    try:
+        version = split.get_application(db, app_id, SYSTEM)["version"]
+        out = split.decide(db, app_id, decision, actor, version, reason=reason, documents=docs)
+    except LandcycleError as exc:
+        _fail(exc)
+    console.print(f"[green]{out['status_label']}[/]：分割转让申请 {app_id}。")
+    for c in out.get("children", []):
+        console.print(f"  新宗地 {c['code']}：{c['area_mu']:.4f} 亩，剩余使用年限 {c['term_years']} 年")
+    if out.get("parent"):
+        console.print(f"  原宗地 {out['parent']['code']} 现为“{out['parent']['state_label']}”")
+
+
+# --------------------------------------------------------------------------- plan tasks (issue 8)
+plan_app = typer.Typer(help="工作方案任务：加载方案文件、查看任务与完成时限、报送季度进展、记录节点完成、逾期清单。",
+                       no_args_is_help=True)
+app.add_typer(plan_app, name="plan")
+
+
+def _plan_day(value: Optional[str], field: str):
+    """An --as-of style option: ISO date, default today in 北京时间."""
+    from ..services.audit import local_today
+
+    return local_today() if value is None else _day(value, field)
+
+
+@plan_app.command("load")
+def plan_load(file: str = typer.Argument(..., help="方案文件（TOML，格式见 docs/plan-tasks.md）；"
+                                         "随程序提供的方案可只写名称：xuchang_2021、yuzhou_2021"),
+              actor: str = typer.Option("cli", "--actor", help="操作人")):
+    """加载工作方案：先检查整个文件（任务编号、牵头单位、日期、辖区…），无误才一次写入；
+    同名同发文单位的方案再次加载即为新版本，已报送的进展和完成记录保留。"""
+    from ..services import plan_tasks
+
+    db = _ready_db()
+    try:
+        with _progress_bars() as progress:
+            out = plan_tasks.load_plan(db, file, actor=actor, progress=progress)
+    except LandcycleError as exc:
+        _fail(exc)
+    if out["unchanged"]:
+        console.print(f"[yellow]方案未变化[/]：《{out['name']}》仍为第 {out['version']} 版（{out['tasks']} 项任务），未写入。")
+        return
+    what = "已加载" if out["created"] else "已更新为新版本"
+    console.print(f"[green]{what}[/]：《{out['name']}》第 {out['version']} 版（方案编号 {out['plan_id']}），"
+                  f"任务 {out['tasks']} 项、完成时限节点 {out['milestones']} 个，"
+                  f"其中 {out['jurisdiction_units']} 个责任单位对应辖区。"
+                  + (f"新版本不再包含的任务 {out['retired_tasks']} 项已标记停用（报送记录保留）。" if out["retired_tasks"] else ""))
+
+
+@plan_app.command("list")
+def plan_list(as_of: Optional[str] = typer.Option(None, "--as-of", help="按此日判断逾期（YYYY-MM-DD，缺省为今天）"),
+              as_json: bool = typer.Option(False, "--json", help="以JSON输出")):
+    """列出已加载的工作方案及其任务数、已完成和逾期任务数。"""
+    from ..services import plan_tasks
+
+    day = _plan_day(as_of, "--as-of")
+    db = _ready_db()
+    try:
+        plans = plan_tasks.list_plans(db, SYSTEM, as_of=day)
+    except LandcycleError as exc:
+        _fail(exc)
+    if as_json:
+        print(json.dumps(plans, ensure_ascii=False, indent=2))
+        return
+    t = Table(title=f"工作方案（截至 {day}）")
+    for c in ("编号", "方案", "发文单位", "版本", "任务", "已完成", "逾期"):
+        t.add_column(c)
+    for p in plans:
+        t.add_row(str(p["id"]), p["name"], p["jurisdiction"]["name"], str(p["version"]), str(p["tasks"]),
+                  str(p["done_tasks"]), str(p["overdue_tasks"]))
+    console.print(t)
+
+
+@plan_app.command("tasks")
+def plan_task_list(
+    plan_id: int = typer.Argument(..., help="方案编号（landcycle plan list）"),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="按此日判断完成与逾期（缺省为今天）"),
+    overdue: bool = typer.Option(False, "--overdue", help="只看有逾期节点的任务"),
+    unit: Optional[str] = typer.Option(None, "--unit", help="责任单位名称包含此文字"),
+    jurisdiction: Optional[str] = typer.Option(None, "--jurisdiction", help="责任单位包含此辖区（代码、名称或别名）"),
+    missing_quarter: Optional[str] = typer.Option(None, "--missing-quarter", help="该季度（如 2021Q3）尚未报送进展的任务"),
+    as_json: bool = typer.Option(False, "--json", help="以JSON输出"),
+):
+    """列出方案任务：牵头单位、完成时限节点（是否完成、是否逾期及天数）、最近一次进展。"""
+    from ..services import plan_tasks
+
+    day = _plan_day(as_of, "--as-of")
+    db = _ready_db()
+    try:
+        out = plan_tasks.plan_tasks(db, plan_id, SYSTEM, as_of=day, overdue=overdue, unit=unit,
+                                    jurisdiction=jurisdiction, missing_quarter=missing_quarter)
+    except LandcycleError as exc:
+        _fail(exc)
+    if as_json:
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    t = Table(title=f"《{out['plan']['name']}》任务（截至 {day}，{out['count']} 项）")
+    for c in ("序号", "任务", "牵头单位", "完成时限节点", "状态", "最近进展"):
+        t.add_column(c)
+    for task in out["tasks"]:
+        nodes = "\n".join(f"{m['due']} {'✔' if m['done'] else ('逾期' + str(m['days_overdue']) + '天' if m['overdue'] else '')}"
+                          f" {m['what'] if len(task['milestones']) > 1 else ''}".rstrip()
+                          for m in task["milestones"])
+        last = task.get("latest_report")
+        t.add_row(str(task["number"]), task["title"], task["lead"], nodes, task["status"],
+                  f"{last['quarter']} {last['unit']}：{last['status']}" if last else "—")
+    console.print(t)
+
+
+@plan_app.command("report")
+def plan_report(
+    task_id: int = typer.Argument(..., help="任务编号（plan tasks --json 中的 id）"),
+    quarter: str = typer.Option(..., "--quarter", help="季度，如 2021Q3"),
+    text: str = typer.Option(..., "--text", help="本季度工作进展"),
+    unit: Optional[str] = typer.Option(None, "--unit", help="报送单位（本任务的责任单位之一，缺省为牵头单位）"),
+    status: Optional[str] = typer.Option(None, "--status", help="未开始、推进中或已完成"),
+    percent: Optional[int] = typer.Option(None, "--percent", help="完成百分比 0–100"),
+    attachment: list[str] = typer.Option([], "--attachment", help="附件名称（可重复；只登记名称）"),
+    actor: str = typer.Option("cli", "--actor", help="报送人"),
+):
+    """报送一项任务的季度进展（只能追加，不能修改）。"""
+    from ..domain.access import system_principal
+    from ..services import plan_tasks
+
+    db = _ready_db()
+    try:
+        r = plan_tasks.submit_report(db, task_id, system_principal(actor), quarter=quarter, text=text, unit=unit,
+                                     status=status, percent=percent, attachments=attachment)
+    except LandcycleError as exc:
+        _fail(exc)
+    console.print(f"[green]已报送[/]：任务 {task_id} {r['quarter']} 进展（{r['unit']}，{r['status']}"
+                  + (f"，{r['percent']}%" if r["percent"] is not None else "") + f"），报送记录 {r['id']}。")
+
+
+@plan_app.command("complete")
+def plan_complete(
+    milestone_id: int = typer.Argument(..., help="完成时限节点编号（plan tasks --json 中 milestones 的 id）"),
+    on: str = typer.Option(..., "--date", help="完成日期 YYYY-MM-DD"),
+    evidence: str = typer.Option(..., "--evidence", help="完成依据（文件名称、文号或成果）"),
+    actor: str = typer.Option("cli", "--actor", help="记录人"),
+):
+    """记录一个完成时限节点已完成（只能记录一次，不能修改）。"""
+    from ..domain.access import system_principal
+    from ..services import plan_tasks
+
+    day = _day(on, "--date")
+    db = _ready_db()
+    try:
+        r = plan_tasks.complete_milestone(db, milestone_id, system_principal(actor), completed_on=day, evidence=evidence)
+    except LandcycleError as exc:
+        _fail(exc)
+    late = f"，比到期日 {r['due']} 晚 {r['late_days']} 天" if r["late_days"] else ""
+    console.print(f"[green]已记录完成[/]：任务 {r['number']} 节点（到期 {r['due']}）于 {r['completed_on']} 完成{late}。")
+
+
+@plan_app.command("overdue")
+def plan_overdue(as_of: Optional[str] = typer.Option(None, "--as-of", help="按此日判断（缺省为今天）"),
+                 as_json: bool = typer.Option(False, "--json", help="以JSON输出")):
+    """列出所有方案中逾期未完成的任务节点（逾期天数多的在前）。"""
+    from ..services import plan_tasks
+
+    day = _plan_day(as_of, "--as-of")
+    db = _ready_db()
+    try:
+        rows = plan_tasks.overdue_tasks(db, day)
+    except LandcycleError as exc:
+        _fail(exc)
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    t = Table(title=f"逾期任务节点（截至 {day}，{len(rows)} 个）")
+    for c in ("方案", "序号", "任务", "牵头单位", "到期日", "应完成", "逾期天数"):
+        t.add_column(c)
+    for r in rows:
+        t.add_row(r["plan"], str(r["number"]), r["title"], r["lead"], r["due"], r["what"], str(r["days_overdue"]))
+    console.print(t)
+
+
+quota_app = typer.Typer(help="增存挂钩：按盘活存量成效分配年度新增建设用地指标（公式见 docs/kaoping-and-quota.md）。",
+                        no_args_is_help=True)
+app.add_typer(quota_app, name="quota")
+kaoping_app = typer.Typer(help="考评：年度考评节奏、分类排名（县（市、区）、产业集聚区、市直部门）和约谈名单。",
+                          no_args_is_help=True)
+app.add_typer(kaoping_app, name="kaoping")
+
+
+def _quota_table(out: dict) -> None:
+    t = Table(title=f"{out['year']} 年度增存挂钩新增建设用地指标分配（总量 {out['total_mu']:g} 亩，数据截至 {out['as_of']}）")
+    for c in ("县（市、区）", "认定低效闲置（亩）", "已消化处置（亩）", "消化处置率", "权重", "应分（亩）", "分得（亩）"):
+        t.add_column(c, justify="left" if c.startswith("县") else "right")
+    for c in out["counties"]:
+        rate = "无数据" if c["rate"] is None else f"{c['rate'] * 100:.1f}%"
+        bound = {"floor": "（下限）", "cap": "（上限）"}.get(c["bound"] or "", "")
+        t.add_row(c["name"], f"{c['identified_mu']:.2f}", f"{c['revived_mu']:.2f}", rate, f"{c['weight']:.4f}",
+                  f"{c['exact_mu']:.2f}{bound}", f"{c['allocated_mu']:g}" if c["participates"] else "0（不参与）")
+    t.add_row("合计", "", "", "", "", "", f"{sum(c['allocated_mu'] for c in out['counties']):g}")
+    console.print(t)
+    for line in out["explanation"]:
+        console.print("  " + line)
+
+
+@quota_app.command("allocate")
+def quota_allocate(year: int = typer.Option(..., "--year", help="指标年度"),
+                   total: float = typer.Option(..., "--total", help="年度新增建设用地指标总量（亩）"),
+                   dry_run: bool = typer.Option(False, "--dry-run", help="只试算，不保存"),
+                   reason: Optional[str] = typer.Option(None, "--reason", help="原因（记入分配记录）"),
+                   actor: str = typer.Option("cli", "--actor", help="操作人"),
+                   as_json: bool = typer.Option(False, "--json", help="以JSON输出")):
+    """按规则库 quota 节的公式，把年度新增建设用地指标分配到各县（市、区），并保存本次分配（--dry-run 只试算）。"""
+    from ..domain.access import system_principal
+    from ..services import quota
+
+    db = _ready_db()
+    try:
+        if dry_run:
+            out = quota.compute(db, year, total, viewer=system_principal(actor))
+        else:
+            out = quota.allocate(db, year, total, actor=system_principal(actor), reason=reason)
+    except LandcycleError as exc:
+        _fail(exc)
+    if as_json:
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    _quota_table(out)
+    if not dry_run:
+        console.print(f"[green]已保存[/]：第 {out['id']} 次分配。")
+
+
+@quota_app.command("show")
+def quota_show(year: int = typer.Option(..., "--year", help="指标年度"),
+               as_json: bool = typer.Option(False, "--json", help="以JSON输出")):
+    """查看年度最近一次保存的指标分配及历次分配。"""
+    from ..services import quota
+
+    db = _ready_db()
+    try:
+        out = quota.year_view(db, year, viewer=SYSTEM)
+    except LandcycleError as exc:
+        _fail(exc)
+    if as_json:
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    _quota_table(out)
+    console.print(f"历次分配 {len(out['runs'])} 次：" + "；".join(f"第{r['id']}次 {r['at'][:16]} {r['actor']}"
+                                                          for r in out["runs"]))
+
+
+@kaoping_app.command("ranking")
+def kaoping_ranking(year: int = typer.Option(..., "--year", help="考评年度"),
+                    period: str = typer.Option("annual", "--period", help="考评期次：annual、Q1–Q4、H1、H2"),
+                    category: Optional[str] = typer.Option(None, "--category", help="只看一类：county、zone、department"),
+                    as_json: bool = typer.Option(False, "--json", help="以JSON输出")):
+    """分类排名（并列名次按 1、2、2、4）和约谈名单；未经市领导小组办公室评分的事项按自评计并标注。"""
+    from ..services import kaoping
+
+    db = _ready_db()
+    try:
+        out = kaoping.ranking(db, year, viewer=SYSTEM, category=category, period=period)
+    except LandcycleError as exc:
+        _fail(exc)
+    if as_json:
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    status = {"published": "已发布", "draft": "草稿（未发布）", "none": "尚无提交"}[out["status"]]
+    areas = [(x["code"], x["label"]) for x in out["scheme"]["areas"]]
+    for cat, label in out["categories"].items():
+        t = Table(title=f"{out['title']} — {label}（{status}）")
+        for c in ("名次", "单位", *[lab for _, lab in areas], "总分", "确认", "约谈"):
+            t.add_column(c)
+        for r in out["rankings"][cat]:
+            t.add_row(str(r["rank"]), r["name"], *[f"{r['areas'][code]:g}" for code, _ in areas], f"{r['total']:g}",
+                      "是" if r["confirmed"] else f"否（{r['unconfirmed_items']} 项按自评）",
+                      "；".join(r["interview_reasons"]) or "—")
+        console.print(t)
+
+
+@kaoping_app.command("rhythm")
+def kaoping_rhythm(year: int = typer.Option(..., "--year", help="考评年度")):
+    """年度考评节奏：制定细则、季度通报、半年约谈、年度自评和年度考评的时间和依据条款。"""
+    from ..domain.assessment import rhythm
+
+    t = Table(title=f"{year} 年度“百园增效”考评节奏")
+    for c in ("日期", "事项", "依据"):
+        t.add_column(c)
+    for e in rhythm(year):
+        t.add_row(e["date"], e["label"], e["clause"])
+    console.print(t)
 
 
 def main() -> None:

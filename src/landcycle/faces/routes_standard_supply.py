@@ -10,14 +10,17 @@ Versions: ``If-Match`` or ``version``. Rules: ``domain/standard_supply.py``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 
 from ..domain.access import Principal
 from ..services import standard_supply
 from .auth import current_principal
-from .editing import Body, Day, Geometry, IfMatch, Number, Reason, Text, Version, expected_version, versioned
+from .editing import (MAX_INT, Body, Day, Geometry, IfMatch, Number, Reason, Text, Version, expected_version,
+                      versioned)
+
+PlanId = Annotated[int, Path(ge=1, le=MAX_INT, description="出让方案编号")]
 
 
 class AssessmentIn(Body):
@@ -104,7 +107,7 @@ def build_router() -> APIRouter:
         return _plan_response(view, 201)
 
     @router.put("/api/standard-plans/{plan_id}", summary="修改出让方案草稿（需版本号）")
-    def change(plan_id: int, body: PlanChangeIn, request: Request, if_match: IfMatch = None,
+    def change(plan_id: PlanId, body: PlanChangeIn, request: Request, if_match: IfMatch = None,
                who: Principal = Depends(current_principal)):
         """修改草稿；已批准的方案不能修改（撤回后重新编制）。版本过期：409。"""
         view = standard_supply.change_plan(request.app.state.db, plan_id, body.plan.model_dump(), who,
@@ -112,7 +115,7 @@ def build_router() -> APIRouter:
         return _plan_response(view)
 
     @router.post("/api/standard-plans/{plan_id}/approval", summary="批准出让方案（需版本号）")
-    def approve(plan_id: int, body: ApprovalIn, request: Request, if_match: IfMatch = None,
+    def approve(plan_id: PlanId, body: ApprovalIn, request: Request, if_match: IfMatch = None,
                 who: Principal = Depends(current_principal)):
         """报政府批准（000:996）：市级或县级管理员；基础指标未达到 R5、年限或方式不符 R6 时 422 并列出全部原因。"""
         view = standard_supply.approve_plan(request.app.state.db, plan_id, body.approval_number, who,
@@ -120,7 +123,7 @@ def build_router() -> APIRouter:
         return _plan_response(view)
 
     @router.post("/api/standard-plans/{plan_id}/withdrawal", summary="撤回出让方案（需版本号和原因）")
-    def withdraw(plan_id: int, body: WithdrawalIn, request: Request, if_match: IfMatch = None,
+    def withdraw(plan_id: PlanId, body: WithdrawalIn, request: Request, if_match: IfMatch = None,
                  who: Principal = Depends(current_principal)):
         """撤回草稿或尚未用于出让的已批准方案；原文存档。"""
         view = standard_supply.withdraw_plan(request.app.state.db, plan_id, who,

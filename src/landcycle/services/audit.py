@@ -42,7 +42,22 @@ ACTION_LABELS = {
 }
 #: Labels of the audited tables that ``domain.labels.ENTITY_LABELS`` (the registry's) does not name.
 _OTHER_ENTITY_LABELS = {"users": "账号", "evaluation_publications": "评价结果公示",
-                        "evaluation_objections": "评价结果异议"}
+                        "evaluation_objections": "评价结果异议", "supply_list_entries": "年度可供土地清单条目",
+                        # issue 7 workflows
+                        "parcel_transitions": "生命周期流转", "approval_cases": "审批事项",
+                        "approval_events": "审批事项记录", "split_applications": "分割转让申请",
+                        "split_pieces": "分割地块", "parcel_lineage": "宗地分割来源",
+                        "acceptance_inspections": "验收记录", "idle_notices": "闲置土地处置文书",
+                        "exit_cases": "收回回购", "regional_assessments": "区域评估成果",
+                        "standard_land_plans": "标准地出让方案", "notice_subscriptions": "预警订阅",
+                        "warning_runs": "预警任务", "warning_notices": "预警通知", "warning_deliveries": "预警送达",
+                        # issue 8
+                        "plans": "工作方案", "plan_versions": "工作方案版本", "plan_tasks": "工作任务",
+                        "plan_task_units": "任务责任单位", "plan_milestones": "完成时限节点",
+                        "plan_progress_reports": "任务进展报告", "plan_milestone_completions": "节点完成记录",
+                        "quota_runs": "增存挂钩测算", "quota_allocations": "新增用地指标分配",
+                        "kaoping_rounds": "考评轮次", "kaoping_submissions": "考评自评与评分",
+                        "kaoping_scores": "考评得分"}
 #: Fields the trail can be sorted by.
 SORT_FIELDS = ("at", "actor", "entity", "action", "id")
 #: A time given without a zone is 北京时间 (the platform's users are all in UTC+8).

@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session
 from ..domain import lifecycle as lc
 from ..domain.access import Action, Principal, as_principal
 from ..domain.errors import Forbidden, Problem, Unauthorized, ValidationFailed
-from ..domain.vocabulary import LandState
+from ..domain.vocabulary import IdleNoticeKind, LandState
 from ..storage.db import Database
 from ..storage.lifecycle_schema import ParcelTransition
+from ..storage.supervision_schema import ExitCase, IdleNotice
 from ..storage.schema import Parcel, ParcelDevelopment, PerformanceAgreement, SupplyContract
 from . import access, audit, registry, standard_supply
 
@@ -71,9 +72,24 @@ def parcel_facts(s: Session, p: Parcel, as_of: date) -> lc.ParcelFacts:
         production_result=dev.production_result if dev else "pending",
         production_date=dev.production_date if dev else None,
         rectifying_since=rectifying_since,
-        recorded_documents=frozenset(d.get("kind") for t in steps for d in (t.documents or [])),
+        recorded_documents=_recorded_documents(s, p, steps),
+        has_buyback_agreement=contract is not None and s.scalar(
+            select(ExitCase.id).where(ExitCase.parcel_id == p.id, ExitCase.contract_id == contract.id,
+                                      ExitCase.buyback_number.is_not(None)).limit(1)) is not None,
         **_standard_supply_facts(s, p, contract, agreement),
     )
+
+
+def _recorded_documents(s: Session, p: Parcel, steps) -> frozenset[str]:
+    """Document kinds on file for the parcel: those its steps carried, plus a government-caused
+    delay recorded through supervision's idle notices (闲置土地处置办法第八条) — one finding,
+    whichever way it was filed."""
+    kinds = {d.get("kind") for t in steps for d in (t.documents or [])}
+    delay = s.scalar(select(IdleNotice.id).where(IdleNotice.parcel_id == p.id,
+                                                 IdleNotice.kind == IdleNoticeKind.GOVERNMENT_DELAY.value).limit(1))
+    if delay is not None:
+        kinds.add("government_delay_finding")
+    return frozenset(kinds)
 
 
 def _standard_supply_facts(s: Session, p: Parcel, contract, agreement) -> dict[str, Any]:

@@ -66,7 +66,10 @@ def zone_assessments(db: Database, zone: str, as_of: date | None = None) -> dict
     as_of = as_of or audit.local_today()
     rulebook = load_rulebook()
     with db.reader() as s:
-        z = _zone(s, zone)
+        try:
+            z = _zone(s, zone)
+        except ValidationFailed:
+            raise NotFound("产业集聚区", zone) from None
         rows = s.scalars(select(RegionalAssessment).where(RegionalAssessment.zone_id == z.id)
                          .order_by(RegionalAssessment.item, RegionalAssessment.completed_date,
                                    RegionalAssessment.id)).all()

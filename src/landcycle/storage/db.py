@@ -20,7 +20,13 @@ from . import import_schema  # noqa: F401  (标图入库 batches)
 from . import account_schema  # noqa: F401  (accounts and sessions)
 from . import supply_schema  # noqa: F401  (年度可供土地清单 entries)
 from . import lifecycle_schema  # noqa: F401  (lifecycle transitions, issue 7)
+from . import supervision_schema  # noqa: F401  (inspections, idle notices, exit cases, issue 7)
+from . import approval_schema  # noqa: F401  (告知承诺制 approval cases, issue 7)
+from . import split_schema  # noqa: F401  (分割转让 applications and parcel lineage, issue 7)
 from . import standard_supply_schema  # noqa: F401  (区域评估 and 出让方案, issue 7)
+from . import notice_schema  # noqa: F401  (预警 runs, notices, deliveries, subscriptions, issue 7)
+from . import plan_schema  # noqa: F401  (plan tasks, reports, completions, issue 8)
+from . import kaoping_schema  # noqa: F401  (增存挂钩 quota runs, 考评 rounds and scores, issue 8)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 

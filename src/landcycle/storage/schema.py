@@ -221,6 +221,8 @@ class SupplyContract(Versioned, Base):
     agreed_completion_date: Mapped[date] = mapped_column(Date)
     #: The contract forbids 分割转让 (R8).
     forbids_split: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: 地上建筑物处置方式 on exit (R9, 000:1034): ``vocabulary.BuildingDisposal`` (migration 0013).
+    building_disposal: Mapped[str | None] = mapped_column(String(30))
 
     parcel: Mapped[Parcel] = relationship()
     enterprise: Mapped[Enterprise] = relationship()

@@ -125,6 +125,12 @@ def _pct(x: float) -> str:
 
 
 # ---------------------------------------------------------------- the rule
+def idle_fee_wan(land_price_wan: float, rulebook: Rulebook) -> float:
+    """土地闲置费 = 土地出让或划拨价款 × ``[idle].fee_rate`` (第十四条), 万元 to 4 places — the one
+    place the fee is computed (R3 verdicts and the 闲置费征缴决定书 of ``domain.supervision``)."""
+    return round(land_price_wan * float(rulebook.section("idle")["fee_rate"]), 4)
+
+
 def _duration_outcome(since: date, as_of: date, rules: dict[str, Any]) -> tuple[str, int]:
     years = full_years(since, as_of)
     if years >= int(rules["reclaim_after_years"]):
@@ -240,7 +246,7 @@ def check_idle(case: IdleCase, rulebook: Rulebook) -> Verdict:
     reasons.append(f"{head}（满{fee_years}年、不满{reclaim_years}年），构成闲置土地，应征缴土地闲置费；"
                    f"满{reclaim_years}年之日为 {figures['reclaim_due_date']}，届时仍未动工将无偿收回")
     if case.land_price_wan is not None:
-        fee = round(case.land_price_wan * fee_rate, 4)
+        fee = idle_fee_wan(case.land_price_wan, rulebook)
         figures["idle_fee_wan"] = fee
         reasons.append(f"土地闲置费 = 土地价款 {case.land_price_wan:.2f} 万元 × {_pct(fee_rate)}（idle.fee_rate）"
                        f" = {fee:.2f} 万元")

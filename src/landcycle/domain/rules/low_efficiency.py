@@ -66,6 +66,36 @@ INDICATOR_LABELS = {
 
 
 @dataclass(frozen=True)
+class IndicatorFinding:
+    """One committed indicator against its actual (measured) value: a floor falls short when
+    actual < committed, a ceiling when actual > committed (within ``RATIO_EPS``); ``met`` is
+    None when no actual value was given (unchecked, never assumed met)."""
+
+    key: str
+    label: str
+    committed: float
+    actual: float | None
+    ceiling: bool
+    met: bool | None
+
+
+def compare_indicators(committed: dict[str, float], actual: dict[str, float], floors: list[str],
+                       ceilings: list[str], labels: dict[str, str] | None = None) -> list[IndicatorFinding]:
+    """Each committed indicator (in ``committed``'s order) against ``actual`` — the one comparison
+    开发未达标类 and the acceptance checks (``domain.supervision``) both use."""
+    names = {**INDICATOR_LABELS, **(labels or {})}
+    out = []
+    for key, value in committed.items():
+        ceiling = key in ceilings and key not in floors
+        got = actual.get(key)
+        met = None
+        if got is not None:
+            met = got <= value + RATIO_EPS if ceiling else got >= value - RATIO_EPS
+        out.append(IndicatorFinding(key, names.get(key, key), value, got, ceiling, met))
+    return out
+
+
+@dataclass(frozen=True)
 class LowEfficiencyCase:
     industry_code: str | None = spec("国民经济行业代码（GB/T 4754，如 C2211）", "", None)
     obsolete_industry: bool | None = spec("是否属国家禁止类、淘汰类产业（填写则覆盖按行业代码的判断）", "", None)
@@ -190,17 +220,14 @@ def check_low_efficiency(case: LowEfficiencyCase, rulebook: Rulebook) -> Verdict
     # (三) 开发未达标类
     if case.completed and case.producing and contract:
         short: list[str] = []
-        for key, committed in contract.items():
-            label = INDICATOR_LABELS.get(key, key)
-            if key not in actual:
-                unchecked.append(key)
-                notes.append(f"{label}：约定 {committed:g}，未提供实际值，未核查")
-                continue
-            value = actual[key]
-            if key in floors and value < committed - RATIO_EPS:
-                short.append(f"{label}实际 {value:g} 低于约定 {committed:g}")
-            elif key in ceilings and value > committed + RATIO_EPS:
-                short.append(f"{label}实际 {value:g} 高于约定上限 {committed:g}")
+        for f in compare_indicators(contract, actual, floors, ceilings):
+            if f.met is None:
+                unchecked.append(f.key)
+                notes.append(f"{f.label}：约定 {f.committed:g}，未提供实际值，未核查")
+            elif not f.met and f.ceiling:
+                short.append(f"{f.label}实际 {f.actual:g} 高于约定上限 {f.committed:g}")
+            elif not f.met:
+                short.append(f"{f.label}实际 {f.actual:g} 低于约定 {f.committed:g}")
         if short:
             found.append((Cat.BELOW_CONTRACT, "已完工投产，出让合同约定指标未达到：" + "；".join(short)))
         else:

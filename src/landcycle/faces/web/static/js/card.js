@@ -492,10 +492,12 @@ function historySection(c) {
 
 // ---- lifecycle -------------------------------------------------------------------------
 
-/** The parcel's lifecycle (GET …/transitions), or null when the API refuses this account. */
+/** The parcel's life (GET …/lifecycle: state, deadlines due, next steps, steps taken), or null
+ *  when the API refuses this account. */
 async function loadLifecycle() {
   try {
-    return await api(`/api/parcels/${enc(code)}/transitions`);
+    const life = await api(`/api/parcels/${enc(code)}/lifecycle`);
+    return { ...life, transitions: life.next_steps };
   } catch (err) {
     if (err.status === 401 || err.status === 403 || err.status === 404) return null;
     return { unavailable: `生命周期暂时无法读取：${err.message}` };
@@ -533,6 +535,25 @@ function nextStep(c, life, t) {
   ]);
 }
 
+/** Deadlines not yet met: due day, days left or late, the clause, what follows if missed. */
+function dueList(life) {
+  if (!life.due || !life.due.length) {
+    return el('p', { class: 'muted', text: '当前没有未办结的期限。' });
+  }
+  return el('table', { class: 'data-table life-due' }, [
+    el('thead', null, el('tr', null, ['事项', '期限', '状态', '依据', '逾期后果'].map((h) => el('th', { text: h })))),
+    el('tbody', null, life.due.map((d) => el('tr', { class: d.status === 'overdue' ? 'is-overdue' : '',
+      dataset: { kind: d.kind } }, [
+      el('td', { text: d.label }),
+      el('td', null, [el('time', { datetime: d.due, text: d.due })]),
+      el('td', null, d.status === 'overdue' ? tag(`逾期 ${-d.days_left} 天`, 'error')
+        : tag(d.days_left === 0 ? '今日到期' : `剩 ${d.days_left} 天`, d.days_left <= 7 ? 'warn' : null)),
+      el('td', { class: 'small', text: d.basis || '—' }),
+      el('td', { class: 'small', text: d.consequence || '—' }),
+    ]))),
+  ]);
+}
+
 function lifecycleSection(c, life) {
   if (!life) return null;  // the API refuses this account: nothing to show
   if (life.unavailable) return panel('sec-lifecycle', '生命周期', el('p', { class: 'muted', text: life.unavailable }));
@@ -541,6 +562,12 @@ function lifecycleSection(c, life) {
     el('p', { class: 'life-state' }, ['当前状态：', tag(life.state_label,
       ['idle', 'inefficient', 'disposing'].includes(life.state) ? 'error' : null),
     el('span', { class: 'muted small', text: ` 按 ${life.as_of} 判断 · 规则库 ${life.rulebook_version}` })]),
+    life.next_due ? el('p', { class: 'life-next-due' }, ['最近到期：', el('strong', { text: life.next_due.label }),
+      `，${life.next_due.due}（剩 ${life.next_due.days_left} 天）`]) : null,
+    life.restriction && life.restriction.active ? el('p', { class: 'message', dataset: { kind: 'warn' },
+      text: `权利限制：${life.restriction.why}` }) : null,
+    el('h3', { text: '期限' }),
+    dueList(life),
     canAct ? el('div', { class: 'life-next no-print' }, [
       el('h3', { text: '下一步' }),
       life.transitions.length ? el('div', { class: 'life-steps' }, life.transitions.map((t) => nextStep(c, life, t)))
