@@ -10,7 +10,9 @@ on PostgreSQL), because the change log is append-only and cannot be cleaned up.
 from __future__ import annotations
 
 import os
+import queue
 import shutil
+import threading
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -95,6 +97,92 @@ def pg_template():
     engine.dispose()
 
 
+class _PgCopies:
+    """Copies of the PostgreSQL template made ahead of use by a background thread, and dropped
+    after use by the same thread, so a test does not wait for ``CREATE DATABASE … TEMPLATE``
+    (≈1 s of server I/O) while Python runs the test before it. If the thread has nothing ready
+    (or failed), a copy is made on the spot — the same statement, so the same database."""
+
+    AHEAD = 2
+
+    def __init__(self, template: str):
+        self.template = template
+        self._ready: queue.Queue[str] = queue.Queue(maxsize=self.AHEAD)
+        self._used: queue.Queue[str] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._work, name="pg-template-copies", daemon=True)
+        self._thread.start()
+
+    def _sql(self, statement: str) -> None:
+        engine, _ = _pg_admin()
+        try:
+            with engine.connect() as c:
+                c.execute(text(statement))
+        finally:
+            engine.dispose()
+
+    def _create(self) -> str:
+        name = f"landcycle_t_{uuid.uuid4().hex[:10]}"
+        self._sql(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        return name
+
+    def _drop(self, name: str) -> None:
+        self._sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def _drop_used(self) -> None:
+        while True:
+            try:
+                self._drop(self._used.get_nowait())
+            except queue.Empty:
+                return
+
+    def _work(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self._drop_used()
+                name = self._create()
+                while True:
+                    try:
+                        self._ready.put(name, timeout=0.2)
+                        break
+                    except queue.Full:
+                        self._drop_used()
+                        if self._stop.is_set():
+                            self._drop(name)
+                            return
+        except Exception:  # noqa: BLE001 - the tests then make their copies themselves
+            return
+
+    def take(self) -> str:
+        try:
+            return self._ready.get(timeout=0.05 if not self._thread.is_alive() else 20)
+        except queue.Empty:
+            return self._create()
+
+    def give_back(self, name: str) -> None:
+        if self._thread.is_alive():
+            self._used.put(name)
+        else:
+            self._drop(name)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        for q in (self._ready, self._used):
+            while True:
+                try:
+                    self._drop(q.get_nowait())
+                except queue.Empty:
+                    break
+
+
+@pytest.fixture(scope="session")
+def pg_copies(pg_template):
+    copies = _PgCopies(pg_template)
+    yield copies
+    copies.close()
+
+
 @contextmanager
 def fresh_database(request, backend: str, tmp_path: Path):
     """A new database holding schema + reference jurisdictions, copied from the backend's template."""
@@ -107,19 +195,14 @@ def fresh_database(request, backend: str, tmp_path: Path):
         finally:
             database.dispose()
         return
-    template = request.getfixturevalue("pg_template")
-    engine, url = _pg_admin()
-    name = f"landcycle_t_{uuid.uuid4().hex[:10]}"
-    with engine.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    database = Database(url.set(database=name).render_as_string(hide_password=False))
+    copies = request.getfixturevalue("pg_copies")
+    name = copies.take()
+    database = Database(make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
     try:
         yield database
     finally:
         database.dispose()
-        with engine.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
+        copies.give_back(name)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

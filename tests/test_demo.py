@@ -394,3 +394,22 @@ def test_demo_on_each_backend(db):
     assert all(zones[z].contains(g) for z, g in zip(zone_of, geoms))
     with pytest.raises(ValidationFailed):
         generate_demo(db, scale=300)
+
+
+def test_replacing_refuses_when_workflow_records_stand_on_demo_parcels(db):
+    """Steps taken on demo parcels are append-only: replacing the demo would have to delete
+    them, so it is refused with the reason, and nothing is deleted (both backends)."""
+    from landcycle.storage.lifecycle_schema import ParcelTransition
+
+    generate_demo(db, scale=50)
+    with db.transaction("测试") as s:
+        p = s.scalars(select(Parcel).order_by(Parcel.id)).first()
+        s.add(ParcelTransition(parcel_id=p.id, transition="find_idle", from_state=p.state, to_state="idle",
+                               actor="测试", documents=[], parcel_version=p.version, rulebook_version="t"))
+    with pytest.raises(ValidationFailed) as exc:
+        generate_demo(db, scale=50, replace=True)
+    problem = exc.value.problems[0]
+    assert problem.code == "append_only_records" and "生命周期流转 1 条" in problem.message
+    with db.reader() as s:
+        assert s.scalar(select(func.count()).select_from(Parcel)) == 50
+        assert s.scalar(select(func.count()).select_from(ParcelTransition)) == 1

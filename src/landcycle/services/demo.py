@@ -312,12 +312,44 @@ def _clear_synthetic(conn: Connection, now: datetime, report: ProgressFn) -> Non
                  if fk.column.table.name in doomed and fk.column.table is not t]
         if parts:
             doomed[t.name] = or_(*parts)
+    _refuse_append_only(conn, doomed)
     for t in reversed(order):  # children first
         if t.name in doomed:
             conn.execute(delete(t).where(doomed[t.name]))
     for a in range(0, len(log), CHUNK_ROWS):
         conn.execute(insert(ChangeLog), log[a:a + CHUNK_ROWS])
     report("删除先前的演示数据", 1, 1)
+
+
+def _append_only_tables(conn: Connection) -> set[str]:
+    """Tables whose rows the database refuses to delete (the append-only triggers of the
+    migrations: 流转记录, 验收记录, 分割来源 …), read from the database itself."""
+    if conn.dialect.name == "sqlite":
+        rows = conn.exec_driver_sql("SELECT tbl_name FROM sqlite_master WHERE type = 'trigger' "
+                                    "AND upper(sql) LIKE '%BEFORE DELETE%'")
+    else:  # a user trigger firing on DELETE (tgtype bit 3)
+        rows = conn.exec_driver_sql("SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                                    "WHERE NOT t.tgisinternal AND (t.tgtype & 8) <> 0")
+    return {r[0] for r in rows}
+
+
+def _refuse_append_only(conn: Connection, doomed: dict) -> None:
+    """Replacing the demo deletes the synthetic rows; records kept append-only (workflow steps
+    taken on demo parcels since) cannot be deleted, so say so instead of failing half-way."""
+    from .audit import entity_label
+
+    kept = []
+    for name in sorted(_append_only_tables(conn) & set(doomed) - {"parcels", "enterprises"}):
+        table = Base.metadata.tables[name]
+        n = conn.scalar(select(func.count()).select_from(table).where(doomed[name])) or 0
+        if n:
+            kept.append(f"{entity_label(name)} {n} 条")
+    if kept:
+        raise ValidationFailed(Problem(
+            "演示数据", "replace",
+            "演示宗地上已有只能追加、不能删除的记录（" + "、".join(kept) + "），演示数据不能替换；"
+            "请改用新的空数据库（例如另设 LANDCYCLE_DATA_DIR，或删除 var/landcycle.db 后再运行 landcycle demo）",
+            "append_only_records"))
 
 
 def _read_zones(conn: Connection) -> list[_Zone]:
