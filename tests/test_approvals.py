@@ -14,7 +14,7 @@ import pytest
 import shapely
 from sqlalchemy import func, select, text
 
-from conftest import PASSWORD, bearer
+from conftest import PASSWORD, bearer, run_cli
 from landcycle.data import DATA_DIR
 from landcycle.domain import approvals as ap
 from landcycle.domain.access import ANONYMOUS
@@ -434,9 +434,10 @@ def test_events_are_append_only(world):
 
 
 # =========================================================================== the command line
-def test_the_command_line_lists_opens_records_and_refuses(db):
-    from test_cli_e2e import run_cli
 
+# The command line is a face over services the API tests exercise on both backends: SQLite only.
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_the_command_line_lists_opens_records_and_refuses(db):
     wx, wy = _zone_point(db, "魏都产业集聚区")
     registry.register_parcels(db, [ParcelDraft(code=STD_CODE, geometry=rectangle_around(wx, wy, 0.2, 0.15),
                                                county="魏都区", zone="魏都产业集聚区", plot_ratio_min=1.0,
@@ -446,17 +447,17 @@ def test_the_command_line_lists_opens_records_and_refuses(db):
                                                            date(2025, 12, 1), date(2027, 12, 1)), actor="测试")
     url = db.url
     proc = run_cli(url, "approval", "open", STD_CODE, "--track", "small_low_risk", "--height", "30", check=False)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr and "未写入任何数据" in proc.stderr
+    assert proc.exit_code == 2 and "Traceback" not in proc.stderr and "未写入任何数据" in proc.stderr
     assert "建筑高度 30米 超过" in proc.stderr and "project.total_floor_area_m2" in proc.stderr
     out = run_cli(url, "approval", "open", STD_CODE, "--track", "带施工图出让“标准地”（告知承诺制）", "--actor", "张三").stdout
     assert "已开立审批事项" in out and "办理建设用地规划许可" in out
     cid = json.loads(run_cli(url, "approval", "list", STD_CODE, "--json").stdout)["cases"][0]["id"]
     proc = run_cli(url, "approval", "record", str(cid), "--step", "permits", "--kind", "done", "--date", "2025-10-09",
                    "--number", "x", check=False)
-    assert proc.returncode == 2 and "尚未登记申请受理" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.exit_code == 2 and "尚未登记申请受理" in proc.stderr and "Traceback" not in proc.stderr
     proc = run_cli(url, "approval", "record", str(cid), "--step", "permits", "--kind", "accepted", "--date", "30/09",
                    check=False)
-    assert proc.returncode == 2 and "不是日期" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.exit_code == 2 and "不是日期" in proc.stderr and "Traceback" not in proc.stderr
     out = run_cli(url, "approval", "record", str(cid), "--step", "permits", "--kind", "accepted", "--date",
                   "2025-09-30", "--number", "受理-1").stdout
     assert "2025-10-14（星期二）" in out
@@ -465,4 +466,4 @@ def test_the_command_line_lists_opens_records_and_refuses(db):
     data = json.loads(run_cli(url, "approval", "list", STD_CODE, "--as-of", "2025-10-15", "--json").stdout)
     assert data["cases"][0]["steps"][0]["overdue_workdays"] == 1
     proc = run_cli(url, "approval", "list", "411002001001GB09999", check=False)
-    assert proc.returncode == 2 and "未找到宗地" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.exit_code == 2 and "未找到宗地" in proc.stderr and "Traceback" not in proc.stderr

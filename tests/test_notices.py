@@ -19,7 +19,7 @@ import shapely
 from aiosmtpd.controller import Controller
 from sqlalchemy import func, select, text
 
-from conftest import PASSWORD, bearer
+from conftest import PASSWORD, bearer, run_cli
 from landcycle.domain import notices as rules
 from landcycle.domain.geometry import rectangle_around
 from landcycle.domain.identifiers import credit_code_with_check
@@ -529,9 +529,10 @@ def test_a_deactivated_subscription_receives_nothing(people, smtp):
 
 
 # =========================================================================== CLI
-def test_the_cli_runs_the_job_and_lists_notices(world, smtp, monkeypatch):
-    from test_cli_e2e import run_cli
 
+# The command line is a face over services the API tests exercise on both backends: SQLite only.
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_the_cli_runs_the_job_and_lists_notices(world, smtp, monkeypatch):
     url = world.url
     out = run_cli(url, "warnings", "run", "--as-of", AS_OF.isoformat(), "--no-deliver").stdout
     assert "预警任务" in out and "基准日 2026-06-01" in out and "来源 contract 的期限" in out and "--no-deliver" in out
@@ -544,9 +545,9 @@ def test_the_cli_runs_the_job_and_lists_notices(world, smtp, monkeypatch):
     assert "已新建预警订阅" in out
     assert "z@w.test" in run_cli(url, "warnings", "subscriptions").stdout
     proc = run_cli(url, "warnings", "subscribe", "--jurisdiction", "魏都产业集聚区", "--email", "bad", check=False)
-    assert proc.returncode == 2 and "格式不正确" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.exit_code == 2 and "格式不正确" in proc.stderr and "Traceback" not in proc.stderr
     proc = run_cli(url, "warnings", "run", "--as-of", "2026-13-01", check=False)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.exit_code == 2 and "Traceback" not in proc.stderr
     # the job run from the command line with no server configured: skipped, exit 0
     out = run_cli(url, "warnings", "run", "--as-of", (AS_OF + timedelta(1)).isoformat()).stdout
     assert re.search(r"未发送（未配置服务器）\s*│\s*1\s*│", out)  # W31's new notice to the subscribed zone
@@ -560,7 +561,7 @@ def test_the_cli_runs_the_job_and_lists_notices(world, smtp, monkeypatch):
     assert to == ["z@w.test"] and "还有 7 天" in m["Subject"]
     monkeypatch.setenv("LANDCYCLE_SMTP_PORT", "not-a-port")
     proc = run_cli(url, "warnings", "run", check=False)
-    assert proc.returncode == 2 and "LANDCYCLE_SMTP_PORT" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.exit_code == 2 and "LANDCYCLE_SMTP_PORT" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_a_colliding_run_writes_nothing(world, monkeypatch):

@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select, text
 
-from conftest import PASSWORD, SEEDS_DIR, bearer
+from conftest import PASSWORD, SEEDS_DIR, bearer, run_cli
 from landcycle.data import DATA_DIR
 from landcycle.domain import plan_tasks as rules
 from landcycle.domain.errors import ValidationFailed
@@ -19,7 +19,6 @@ from landcycle.services import plan_tasks
 from landcycle.storage.plan_schema import (Plan, PlanMilestone, PlanMilestoneCompletion, PlanProgressReport, PlanTask,
                                            PlanTaskUnit, PlanVersion)
 from landcycle.storage.schema import ChangeLog
-from test_cli_e2e import run_cli
 
 PLANS = DATA_DIR / "plans"
 XUCHANG = PLANS / "xuchang_2021.toml"
@@ -347,6 +346,9 @@ def test_a_malformed_file_changes_nothing_and_names_task_and_field(loaded):
         assert s.scalar(select(Plan.version).where(Plan.id == x["plan_id"])) == 1
 
 
+
+# The command line is a face over services the API tests exercise on both backends: SQLite only.
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 def test_the_cli_loads_lists_and_refuses_without_traceback(db, tmp_path):
     out = run_cli(db.url, "plan", "load", str(XUCHANG))
     assert "已加载" in out.stdout and "任务 27 项" in out.stdout
@@ -357,6 +359,6 @@ def test_the_cli_loads_lists_and_refuses_without_traceback(db, tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text(XUCHANG.read_text(encoding="utf-8").replace("number = 5\n", "number = 4\n"), encoding="utf-8")
     r = run_cli(db.url, "plan", "load", str(bad), check=False)
-    assert r.returncode == 2 and "任务 4：字段 number" in r.stderr and "Traceback" not in r.stderr
+    assert r.exit_code == 2 and "任务 4：字段 number" in r.stderr and "Traceback" not in r.stderr
     tasks = run_cli(db.url, "plan", "tasks", "1", "--as-of", "2021-07-01", "--overdue", "--json")
     assert '"number": 11' in tasks.stdout

@@ -12,7 +12,7 @@ import pytest
 import shapely
 from sqlalchemy import select, text
 
-from conftest import bearer
+from conftest import bearer, run_cli
 from landcycle.domain import assessment as a
 from landcycle.domain import quota as q
 from landcycle.domain.errors import ValidationFailed
@@ -254,15 +254,16 @@ def test_quota_over_http_and_who_may(world, api, accounts):
         assert body["total_mu"] == 500 and body["reason"] == "2026年度计划指标" and len(body["counties"]) == 6
 
 
-def test_quota_through_the_cli(world):
-    from test_cli_e2e import run_cli
 
+# The command line is a face over services the API tests exercise on both backends: SQLite only.
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_quota_through_the_cli(world):
     out = run_cli(world.url, "quota", "allocate", "--year", "2026", "--total", "600").stdout
     assert "2026 年度增存挂钩新增建设用地指标分配" in out and "长葛市" in out and "已保存" in out
     shown = json.loads(run_cli(world.url, "quota", "show", "--year", "2026", "--json").stdout)
     assert sum(c["allocated_mu"] for c in shown["counties"]) == 600
     bad = run_cli(world.url, "quota", "allocate", "--year", "2026", "--total", "-5", check=False)
-    assert bad.returncode == 2 and "应为正数" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.exit_code == 2 and "应为正数" in bad.stderr and "Traceback" not in bad.stderr
 
 
 # =========================================================================== 考评, pure
@@ -433,9 +434,9 @@ def test_published_kaoping_feeds_the_quota_when_weighted(world):
     assert got["411003"] == pytest.approx(91.67, abs=1) and sum(got.values()) == 1100
 
 
+# The command line is a face over services the API tests exercise on both backends: SQLite only.
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 def test_kaoping_ranking_through_the_cli(db):
-    from test_cli_e2e import run_cli
-
     kaoping.submit(db, 2026, category="zone", participant="魏都产业集聚区", source="office",
                    scores=[{"item": "plan_revision", "score": 10}], expected_version=0, actor="测试")
     out = run_cli(db.url, "kaoping", "ranking", "--year", "2026", "--category", "zone").stdout
@@ -443,4 +444,4 @@ def test_kaoping_ranking_through_the_cli(db):
     data = json.loads(run_cli(db.url, "kaoping", "ranking", "--year", "2026", "--json").stdout)
     assert data["rankings"]["zone"][0]["name"] == "魏都产业集聚区" and data["rankings"]["zone"][0]["total"] == 10
     bad = run_cli(db.url, "kaoping", "ranking", "--year", "2026", "--period", "Q5", check=False)
-    assert bad.returncode == 2 and "考评期次" in bad.stderr
+    assert bad.exit_code == 2 and "考评期次" in bad.stderr

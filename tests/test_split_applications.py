@@ -11,7 +11,7 @@ import pytest
 import shapely
 from sqlalchemy import func, select, text
 
-from conftest import PASSWORD, bearer
+from conftest import PASSWORD, bearer, run_cli
 from landcycle.data import DATA_DIR
 from landcycle.domain.access import SYSTEM
 from landcycle.domain.geometry import gk_area_m2, rectangle_around
@@ -365,12 +365,14 @@ def test_a_rejection_changes_only_the_application(world):
 
 
 # =========================================================================== the command line
+
+# The command line is a face over services the API tests exercise on both backends: SQLite only.
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 def test_the_cli_submits_from_a_gis_file_shows_and_decides(world, tmp_path):
     import json
 
     import numpy as np
     import pyogrio.raw
-    from test_cli_e2e import run_cli
 
     url = world.db.url
     west, east = cut(world.geometry(BIG), 1 / 3)
@@ -388,14 +390,14 @@ def test_the_cli_submits_from_a_gis_file_shows_and_decides(world, tmp_path):
     # refused: nothing changed, a message and exit 2, never a traceback
     before = world.snapshot()
     proc = run_cli(url, "split", "decide", str(app_id), "approve", check=False)
-    assert proc.returncode == 2 and "缺少“分割转让批准意见”" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.exit_code == 2 and "缺少“分割转让批准意见”" in proc.stderr and "Traceback" not in proc.stderr
     bad = tmp_path / "bad.geojson"
     bad.write_text(json.dumps({"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(west)}]}), encoding="utf-8")
     proc = run_cli(url, "split", "submit", BIG, "--pieces", str(bad), *args, check=False)
-    assert proc.returncode == 2 and "各块应覆盖整宗地" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.exit_code == 2 and "各块应覆盖整宗地" in proc.stderr and "Traceback" not in proc.stderr
     proc = run_cli(url, "split", "submit", BIG, "--pieces", str(tmp_path / "none.gpkg"), *args, check=False)
-    assert proc.returncode == 2 and "文件不存在" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.exit_code == 2 and "文件不存在" in proc.stderr and "Traceback" not in proc.stderr
     assert world.snapshot() == before
     out = run_cli(url, "split", "decide", str(app_id), "批准", "--actor", "张三",
                   "--document", f"{APPROVAL}=同意分割的意见|魏集管〔2026〕9号|2026-12-01").stdout
