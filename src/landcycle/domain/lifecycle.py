@@ -438,35 +438,52 @@ class Document:
                 "number": self.number, "date": self.date.isoformat()}
 
 
-def parse_documents(raw: Any, record: str, as_of: date) -> tuple[list[Document], list[Problem]]:
-    """Documents from request JSON (a list of {kind, title, number, date}) and every problem."""
-    docs: list[Document] = []
+@dataclass(frozen=True)
+class DocumentList:
+    """How one list of documents ``[{kind, title, number, date}]`` is read and what its messages say.
+
+    The lifecycle steps and the 分割转让 application checklist read documents the same way and
+    differ only in these: the noun of their messages (文件/材料), the label of ``number``, which
+    kinds are allowed and how a bad kind or a bad text is worded."""
+
+    noun: str
+    number_label: str
+    #: The allowed kind a request's ``kind`` names, None if it names none.
+    resolve_kind: Callable[[Any], str | None]
+    #: The message for a ``kind`` that names no allowed kind.
+    unknown_kind: Callable[[Any], str]
+    #: The message for a bad title or number: (label, limit, missing) → text.
+    bad_text: Callable[[str, int, bool], str]
+
+
+def read_documents(raw: Any, record: str, as_of: date, spec: DocumentList
+                   ) -> tuple[list[tuple[str, str, str, date]], list[Problem]]:
+    """Documents from request JSON as (kind, title, number, date) — each complete and dated no later
+    than ``as_of`` — and every problem, worded by ``spec``."""
+    docs: list[tuple[str, str, str, date]] = []
     problems: list[Problem] = []
     if raw is None:
         return docs, problems
     if not isinstance(raw, list):
-        return docs, [Problem(record, "documents", "应为文件列表：[{kind, title, number, date}, …]")]
+        return docs, [Problem(record, "documents", f"应为{spec.noun}列表：[{{kind, title, number, date}}, …]")]
     for i, item in enumerate(raw):
         where = f"documents[{i}]"
         if not isinstance(item, dict):
             problems.append(Problem(record, where, "应为对象 {kind, title, number, date}"))
             continue
-        extra = sorted(set(item) - {"kind", "title", "number", "date"})
-        for k in extra:
+        for k in sorted(set(item) - {"kind", "title", "number", "date"}):
             problems.append(Problem(record, f"{where}.{k}", "未知字段", "unknown_field"))
         kind = item.get("kind")
-        if isinstance(kind, str):
-            kind = next((k for k, label in DOCUMENT_KINDS.items() if kind.strip() in (k, label)), kind)
-        if kind not in DOCUMENT_KINDS:
-            problems.append(Problem(record, f"{where}.kind", f"未知的文件类型“{kind}”，应为："
-                                    + "、".join(f"{v}({k})" for k, v in DOCUMENT_KINDS.items()), "unknown_kind"))
+        resolved = spec.resolve_kind(kind)
+        if resolved is None:
+            problems.append(Problem(record, f"{where}.kind", spec.unknown_kind(kind), "unknown_kind"))
         texts = {}
-        for name, label, limit in (("title", "文件名称", 200), ("number", "文号", 100)):
+        for name, label, limit in (("title", "文件名称", 200), ("number", spec.number_label, 100)):
             v = item.get(name)
             if not isinstance(v, str) or not v.strip():
-                problems.append(Problem(record, f"{where}.{name}", f"缺少{label}"))
+                problems.append(Problem(record, f"{where}.{name}", spec.bad_text(label, limit, True)))
             elif len(v) > limit or "\x00" in v:
-                problems.append(Problem(record, f"{where}.{name}", f"{label}不能超过{limit}个字符，且不能含空字符"))
+                problems.append(Problem(record, f"{where}.{name}", spec.bad_text(label, limit, False)))
             else:
                 texts[name] = v.strip()
         d = item.get("date")
@@ -481,10 +498,32 @@ def parse_documents(raw: Any, record: str, as_of: date) -> tuple[list[Document],
         if day is None:
             problems.append(Problem(record, f"{where}.date", "缺少日期或格式错误，应为 YYYY-MM-DD"))
         elif day > as_of:
-            problems.append(Problem(record, f"{where}.date", f"文件日期 {day} 晚于今日 {as_of}"))
-        if kind in DOCUMENT_KINDS and len(texts) == 2 and day is not None and day <= as_of:
-            docs.append(Document(kind, texts["title"], texts["number"], day))
+            problems.append(Problem(record, f"{where}.date", f"{spec.noun}日期 {day} 晚于今日 {as_of}"))
+        if resolved is not None and len(texts) == 2 and day is not None and day <= as_of:
+            docs.append((resolved, texts["title"], texts["number"], day))
     return docs, problems
+
+
+def _step_document_kind(kind: Any) -> str | None:
+    # A key or its Chinese name; a non-string is looked up as is.
+    if isinstance(kind, str):
+        kind = next((k for k, label in DOCUMENT_KINDS.items() if kind.strip() in (k, label)), kind)
+    return kind if kind in DOCUMENT_KINDS else None
+
+
+_STEP_DOCUMENTS = DocumentList(
+    noun="文件", number_label="文号", resolve_kind=_step_document_kind,
+    unknown_kind=lambda kind: (f"未知的文件类型“{kind}”，应为："
+                               + "、".join(f"{v}({k})" for k, v in DOCUMENT_KINDS.items())),
+    bad_text=lambda label, limit, missing: (f"缺少{label}" if missing
+                                            else f"{label}不能超过{limit}个字符，且不能含空字符"),
+)
+
+
+def parse_documents(raw: Any, record: str, as_of: date) -> tuple[list[Document], list[Problem]]:
+    """Documents from request JSON (a list of {kind, title, number, date}) and every problem."""
+    docs, problems = read_documents(raw, record, as_of, _STEP_DOCUMENTS)
+    return [Document(*d) for d in docs], problems
 
 
 # =========================================================================== the check

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import contextmanager
-from typing import Optional
+from typing import Any, Callable, NoReturn, Optional, TypeVar
 
 import typer
 from rich.console import Console
@@ -41,6 +41,7 @@ app.add_typer(user_app, name="user")
 
 console = Console()
 err_console = Console(stderr=True)
+T = TypeVar("T")
 
 
 def _db():
@@ -65,14 +66,11 @@ def _progress_bars():
 def _ready_db():
     """The database, checked to be reachable and initialised (else a message, exit 2)."""
     db = _db()
-    try:
-        setup.ensure_ready(db)
-    except LandcycleError as exc:
-        _fail(exc)
+    _call(setup.ensure_ready, db)
     return db
 
 
-def _fail(exc: LandcycleError) -> None:
+def _fail(exc: LandcycleError) -> NoReturn:
     err_console.print("[bold red]错误：[/]", end="")
     if isinstance(exc, ValidationFailed):
         err_console.print(f"输入有误，未写入任何数据（{len(exc.problems)} 个问题）：")
@@ -83,14 +81,24 @@ def _fail(exc: LandcycleError) -> None:
     raise typer.Exit(code=2)
 
 
+def _call(action: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``action(*args, **kwargs)``; a LandcycleError becomes the error message and exit code 2."""
+    try:
+        return action(*args, **kwargs)
+    except LandcycleError as exc:
+        _fail(exc)
+
+
+def _print_json(data: Any, **dumps_options: Any) -> None:
+    """``data`` as indented JSON on stdout, Chinese kept readable (the ``--json`` output)."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, **dumps_options) + "\n")
+
+
 @app.command()
 def init():
     """创建或升级数据库结构，并加载市、县(市、区)、管委会和10个产业集聚区基础数据。"""
     db = _db()
-    try:
-        result = setup.init_database(db, actor="cli")
-    except LandcycleError as exc:
-        _fail(exc)
+    result = _call(setup.init_database, db, actor="cli")
     console.print(f"[green]数据库已就绪[/]（{db.dialect}）：县(市、区) {result.counties} 个，"
                   f"管委会 {result.management_areas} 个，产业集聚区 {result.zones} 个。")
 
@@ -165,10 +173,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="监听地址"),
 @app.command()
 def status():
     """显示数据库状态。"""
-    try:
-        st = setup.status(_db())
-    except LandcycleError as exc:
-        _fail(exc)
+    st = _call(lambda: setup.status(_db()))
     console.print(f"数据库：{st.backend}；结构版本：{st.schema_revision or '未初始化'}"
                   f"{'（最新）' if st.schema_current else '（需要运行 landcycle init）'}；"
                   f"辖区 {st.jurisdictions} 个；宗地 {st.parcels} 宗。")
@@ -188,12 +193,9 @@ def _fmt(v) -> str:
 def parcel_show(code: str = typer.Argument(..., help="19位宗地代码"),
                 as_json: bool = typer.Option(False, "--json", help="以JSON输出完整卡片。")):
     """显示一宗一卡（宗地信息、用地企业、合同与协议、开发情况）及一地一档（全部变更历史）。"""
-    try:
-        card = registry.parcel_card(_ready_db(), code, viewer=SYSTEM)
-    except LandcycleError as exc:
-        _fail(exc)
+    card = _call(lambda: registry.parcel_card(_ready_db(), code, viewer=SYSTEM))
     if as_json:
-        sys.stdout.write(json.dumps(card, ensure_ascii=False, indent=2) + "\n")
+        _print_json(card)
         return
     p = card["parcel"]
     facts = Table.grid(padding=(0, 2))
@@ -248,10 +250,8 @@ def parcel_list(zone: Optional[str] = typer.Option(None, help="产业集聚区�
                 state: Optional[str] = typer.Option(None, help="土地状态"),
                 limit: int = typer.Option(20, help="条数")):
     """列出宗地。"""
-    try:
-        page = registry.list_parcels(_ready_db(), viewer=SYSTEM, zone=zone, county=county, state=state, limit=limit)
-    except LandcycleError as exc:
-        _fail(exc)
+    page = _call(lambda: registry.list_parcels(_ready_db(), viewer=SYSTEM, zone=zone, county=county, state=state,
+                                               limit=limit))
     t = Table(title=f"宗地（共 {page['numberMatched']} 宗，显示 {page['numberReturned']} 宗）")
     for col in ("宗地代码", "坐落", "状态", "面积(亩)", "集聚区"):
         t.add_column(col, overflow="fold")
@@ -289,12 +289,9 @@ def parcel_transitions(code: str = typer.Argument(..., help="19位宗地代码")
     """列出宗地当前状态、可办理的下一步流转（能否办理及原因、所需文件、依据）和已办理的流转记录。"""
     from ..services import lifecycle
 
-    try:
-        data = lifecycle.allowed_transitions(_ready_db(), code, SYSTEM)
-    except LandcycleError as exc:
-        _fail(exc)
+    data = _call(lambda: lifecycle.allowed_transitions(_ready_db(), code, SYSTEM))
     if as_json:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        _print_json(data)
         return
     console.print(f"[bold]宗地 {data['code']}[/]：当前状态 [bold]{data['state_label']}[/]（第 {data['version']} 版；"
                   f"按 {data['as_of']} 判断，规则库版本 {data['rulebook_version']}）")
@@ -327,12 +324,9 @@ def parcel_life_cmd(code: str = typer.Argument(..., help="19位宗地代码"),
     from ..services import parcel_life
 
     day = _day(as_of, "--as-of") if as_of else None
-    try:
-        data = parcel_life.life(_ready_db(), code, SYSTEM, day)
-    except LandcycleError as exc:
-        _fail(exc)
+    data = _call(lambda: parcel_life.life(_ready_db(), code, SYSTEM, day))
     if as_json:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+        _print_json(data, default=str)
         return
     console.print(f"[bold]宗地 {data['code']}[/]：当前状态 [bold]{data['state_label']}[/]（按 {data['as_of']} 判断）")
     if data["next_due"]:
@@ -401,11 +395,8 @@ def check(
     except json.JSONDecodeError as exc:
         err_console.print(f"[bold red]错误：[/]输入不是有效的 JSON（第 {exc.lineno} 行第 {exc.colno} 列）：{exc.msg}")
         raise typer.Exit(code=2)
-    try:
-        verdict = rules.check(rule, case, jurisdiction)
-    except LandcycleError as exc:
-        _fail(exc)
-    sys.stdout.write(json.dumps(verdict, ensure_ascii=False, indent=2) + "\n")
+    verdict = _call(rules.check, rule, case, jurisdiction)
+    _print_json(verdict)
 
 
 #: How the terminal shows a zone's 亩均税收 against its tier (domain.progress.tax_target_verdict).
@@ -479,10 +470,7 @@ def publicity_publish(run_id: int = typer.Argument(..., help="评价批次号"),
                       on: Optional[str] = typer.Option(None, "--on", help="公示日期（缺省为今天）"),
                       actor: str = typer.Option("cli", "--actor", help="操作人")):
     """公示一个评价批次；异议期按规则库的工作日数（含调休）计算。"""
-    try:
-        pub = publicity.publish(_ready_db(), run_id, _day(on, "--on"), actor)
-    except LandcycleError as exc:
-        _fail(exc)
+    pub = _call(lambda: publicity.publish(_ready_db(), run_id, _day(on, "--on"), actor))
     console.print(f"评价批次 {run_id} 已于 {pub.published_on} 公示；异议期 {pub.window_workdays} 个工作日，"
                   f"截至 {pub.objection_deadline}。")
 
@@ -494,10 +482,7 @@ def publicity_object(run_id: int = typer.Argument(..., help="评价批次号"),
                      on: Optional[str] = typer.Option(None, "--on", help="提出日期（缺省为今天）"),
                      actor: str = typer.Option("cli", "--actor", help="提出人")):
     """记录企业对公示结果的异议（须在异议期内）。"""
-    try:
-        oid = publicity.file_objection(_ready_db(), run_id, enterprise, reason, _day(on, "--on"), actor)
-    except LandcycleError as exc:
-        _fail(exc)
+    oid = _call(lambda: publicity.file_objection(_ready_db(), run_id, enterprise, reason, _day(on, "--on"), actor))
     console.print(f"已记录异议 {oid}。")
 
 
@@ -509,11 +494,8 @@ def publicity_decide(objection_id: int = typer.Argument(..., help="异议编号"
                      on: Optional[str] = typer.Option(None, "--on", help="处理日期（缺省为今天）"),
                      actor: str = typer.Option("cli", "--actor", help="处理人")):
     """处理异议：成立则生成新版本结果（原结果保留备查），不成立则结果不变。"""
-    try:
-        view = publicity.decide_objection(_ready_db(), objection_id, upheld, reason, _day(on, "--on"), actor,
-                                          revised_class)
-    except LandcycleError as exc:
-        _fail(exc)
+    view = _call(lambda: publicity.decide_objection(_ready_db(), objection_id, upheld, reason, _day(on, "--on"),
+                                                    actor, revised_class))
     extra = f"，新结果编号 {view['revised_result_id']}" if view["revised_result_id"] else ""
     console.print(f"异议 {objection_id}：{view['status_label']}{extra}。")
 
@@ -521,10 +503,7 @@ def publicity_decide(objection_id: int = typer.Argument(..., help="异议编号"
 @publicity_app.command("show")
 def publicity_show(run_id: int = typer.Argument(..., help="评价批次号")):
     """查看批次的公示情况与异议。"""
-    try:
-        st = publicity.publication_status(_ready_db(), run_id)
-    except LandcycleError as exc:
-        _fail(exc)
+    st = _call(lambda: publicity.publication_status(_ready_db(), run_id))
     if not st["published"]:
         console.print(f"评价批次 {run_id} 尚未公示。")
         return
@@ -553,7 +532,7 @@ def show_verdicts(
     except LandcycleError as exc:
         _fail(exc)
     if as_json:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        _print_json(data)
         return
     run = data["run"]
     console.print(f"[bold]{data['subject']}[/] — 评价批次 {run['run_id']}（{run['year']}年度，截至 {run['as_of']}），"
@@ -654,7 +633,7 @@ def import_batches(as_json: bool = typer.Option(False, "--json", help="以JSON�
 
     rows = imports.list_batches(_ready_db())
     if as_json:
-        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        _print_json(rows)
         return
     t = Table(title="导入批次")
     for c in ("批次", "时间", "操作人", "文件", "SHA-256", "新建", "更新", "撤销"):
@@ -672,10 +651,7 @@ def import_undo(batch_id: int = typer.Argument(..., help="导入批次号"),
     """整批撤销一次导入：删除其新建的宗地、恢复其更新的宗地（记入一地一档）。"""
     from ..services import imports
 
-    try:
-        out = imports.undo_batch(_ready_db(), batch_id, actor)
-    except LandcycleError as exc:
-        _fail(exc)
+    out = _call(lambda: imports.undo_batch(_ready_db(), batch_id, actor))
     console.print(f"[green]已撤销导入批次 {batch_id}[/]：删除 {len(out['deleted'])} 宗、恢复 {len(out['restored'])} 宗。")
 
 
@@ -693,11 +669,8 @@ def export_file(
     from ..services import exports
 
     db = _ready_db()
-    try:
-        result = exports.export_parcels(db, path, fmt=fmt, county=county, zone=zone, state=state,
-                                        encoding=encoding, crs=crs)
-    except LandcycleError as exc:
-        _fail(exc)
+    result = _call(exports.export_parcels, db, path, fmt=fmt, county=county, zone=zone, state=state,
+                   encoding=encoding, crs=crs)
     where = "，".join(f"{k}：{v}" for k, v in (("产业集聚区", zone), ("县(市、区)", county), ("状态", state)) if v)
     crs_text = f"，坐标系 {result.crs}" if result.crs else ""
     console.print(f"[green]已导出 {result.count} 宗宗地[/]（{exports.FORMAT_LABELS[result.fmt]}{crs_text}"
@@ -739,11 +712,8 @@ def user_add(
 
     db = _ready_db()
     password = _read_new_password(password_stdin)
-    try:
-        user = accounts.add_user(db, username, password, role, jurisdiction=jurisdiction, enterprise=enterprise,
-                                 department=department, display_name=display_name, actor=actor)
-    except LandcycleError as exc:
-        _fail(exc)
+    user = _call(accounts.add_user, db, username, password, role, jurisdiction=jurisdiction, enterprise=enterprise,
+                 department=department, display_name=display_name, actor=actor)
     bound = user["jurisdiction_name"] or user["enterprise"] or "—"
     console.print(f"[green]已新建账号 {user['username']}[/]（{user['role_label']}，{bound}"
                   f"{'，' + user['department'] if user['department'] else ''}）。")
@@ -754,12 +724,9 @@ def user_list(as_json: bool = typer.Option(False, "--json", help="以JSON输出"
     """列出全部账号（不含密码）。"""
     from ..services import accounts
 
-    try:
-        users = accounts.list_users(_ready_db(), viewer="cli")
-    except LandcycleError as exc:
-        _fail(exc)
+    users = _call(lambda: accounts.list_users(_ready_db(), viewer="cli"))
     if as_json:
-        sys.stdout.write(json.dumps(users, ensure_ascii=False, indent=2) + "\n")
+        _print_json(users)
         return
     t = Table(title=f"账号（共 {len(users)} 个）")
     for col in ("用户名", "姓名", "角色", "辖区 / 企业", "部门", "状态", "创建时间"):
@@ -780,20 +747,14 @@ def user_passwd(username: str = typer.Argument(..., help="用户名"),
 
     db = _ready_db()
     password = _read_new_password(password_stdin)
-    try:
-        accounts.set_password(db, username, password, actor=actor)
-    except LandcycleError as exc:
-        _fail(exc)
+    _call(accounts.set_password, db, username, password, actor=actor)
     console.print(f"[green]已重置 {username} 的密码[/]，其全部登录已失效。")
 
 
 def _set_active(username: str, active: bool, actor: str) -> None:
     from ..services import accounts
 
-    try:
-        accounts.set_active(_ready_db(), username, active, actor=actor)
-    except LandcycleError as exc:
-        _fail(exc)
+    _call(lambda: accounts.set_active(_ready_db(), username, active, actor=actor))
     console.print(f"[green]已{'启用' if active else '停用'}账号 {username}[/]"
                   + ("" if active else "，其全部登录已失效") + "。")
 
@@ -862,10 +823,7 @@ def warnings_list(as_of: Optional[str] = typer.Option(None, "--as-of", help="只
     """最近生成的预警通知及其发送状态（最新在前）。"""
     from ..services import notices
 
-    try:
-        page = notices.notices_page(_ready_db(), viewer="cli", limit=limit, as_of=as_of, parcel=parcel)
-    except LandcycleError as exc:
-        _fail(exc)
+    page = _call(lambda: notices.notices_page(_ready_db(), viewer="cli", limit=limit, as_of=as_of, parcel=parcel))
     if as_json:
         console.print_json(json.dumps(page, ensure_ascii=False))
         return
@@ -884,10 +842,7 @@ def warnings_runs(limit: int = typer.Option(20, "--limit", min=1, max=1000, help
     """预警任务的运行记录。"""
     from ..services import notices
 
-    try:
-        page = notices.runs_page(_ready_db(), viewer="cli", limit=limit)
-    except LandcycleError as exc:
-        _fail(exc)
+    page = _call(lambda: notices.runs_page(_ready_db(), viewer="cli", limit=limit))
     t = Table(title="预警任务运行记录")
     for col in ("编号", "基准日", "操作人", "状态", "期限", "新通知", "已发送", "失败", "未发送", "结束时间"):
         t.add_column(col)
@@ -907,11 +862,9 @@ def warnings_subscribe(jurisdiction: Optional[str] = typer.Option(None, "--juris
     """新建预警订阅：辖区或企业的预警通知发往该邮箱和/或回调地址。"""
     from ..services import notices
 
-    try:
-        sub = notices.create_subscription(_ready_db(), viewer=actor, jurisdiction=jurisdiction,
-                                          enterprise=enterprise, email=email, webhook_url=webhook, note=note)
-    except LandcycleError as exc:
-        _fail(exc)
+    sub = _call(lambda: notices.create_subscription(_ready_db(), viewer=actor, jurisdiction=jurisdiction,
+                                                    enterprise=enterprise, email=email, webhook_url=webhook,
+                                                    note=note))
     console.print(f"[green]已新建预警订阅 {sub['id']}[/]：{sub['subscriber']['name']} → "
                   + "、".join(x for x in (sub["email"], sub["webhook_url"]) if x))
 
@@ -921,10 +874,7 @@ def warnings_subscriptions(show_all: bool = typer.Option(False, "--all", help="�
     """列出预警订阅。"""
     from ..services import notices
 
-    try:
-        subs = notices.list_subscriptions(_ready_db(), viewer="cli", include_inactive=show_all)
-    except LandcycleError as exc:
-        _fail(exc)
+    subs = _call(lambda: notices.list_subscriptions(_ready_db(), viewer="cli", include_inactive=show_all))
     t = Table(title="预警订阅")
     for col in ("编号", "订阅方", "电子邮件", "回调地址", "状态", "备注"):
         t.add_column(col)
@@ -962,12 +912,9 @@ def parcel_supervision(code: str = typer.Argument(..., help="19位宗地代码")
     闲置土地处置记录、收回回购和“达产复验通过前不得抵押、转让、股权变更”的限制。"""
     from ..services import supervision
 
-    try:
-        data = supervision.supervision(_ready_db(), code, SYSTEM, _day(as_of, "--as-of") if as_of else None)
-    except LandcycleError as exc:
-        _fail(exc)
+    data = _call(lambda: supervision.supervision(_ready_db(), code, SYSTEM, _day(as_of, "--as-of") if as_of else None))
     if as_json:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        _print_json(data)
         return
     console.print(f"[bold]宗地 {data['code']}[/]：当前状态 [bold]{data['state_label']}[/]（按 {data['as_of']} 判断）")
     t = Table(title="合同期限")
@@ -1090,12 +1037,9 @@ def approval_list(code: str = typer.Argument(..., help="19位宗地代码"),
     from ..services import approvals
 
     day = _approval_as_of(as_of)
-    try:
-        data = approvals.list_cases(_ready_db(), code, SYSTEM, as_of=day)
-    except LandcycleError as exc:
-        _fail(exc)
+    data = _call(lambda: approvals.list_cases(_ready_db(), code, SYSTEM, as_of=day))
     if as_json:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        _print_json(data)
         return
     console.print(f"[bold]宗地 {data['code']}[/]：{data['state_label']}，审批事项 {len(data['cases'])} 项")
     for case in data["cases"]:
@@ -1121,10 +1065,7 @@ def approval_open(
 
     project = {k: v for k, v in (("name", name), ("total_floor_area_m2", floor_area), ("building_height_m", height),
                                  ("basement_floors", basement), ("hazardous", hazardous)) if v is not None}
-    try:
-        case = approvals.open_case(_ready_db(), code, actor, track, project=project, reason=reason)
-    except LandcycleError as exc:
-        _fail(exc)
+    case = _call(lambda: approvals.open_case(_ready_db(), code, actor, track, project=project, reason=reason))
     console.print(f"[green]已开立审批事项 {case['id']}[/]：宗地 {code}，{case['track_label']}。")
     _approval_print(case)
 
@@ -1143,10 +1084,7 @@ def approval_record(
     """登记审批事项的一项进展：步骤须依次办理，日期不能早于起算日或晚于今日；期限超出已载入的节假日安排时拒绝登记。"""
     from ..services import approvals
 
-    try:
-        case = approvals.record_event(_ready_db(), case_id, actor, step, kind, on, number=number, note=note)
-    except LandcycleError as exc:
-        _fail(exc)
+    case = _call(lambda: approvals.record_event(_ready_db(), case_id, actor, step, kind, on, number=number, note=note))
     console.print(f"[green]已登记[/]：审批事项 {case_id} 现为“{case['state_label']}”。")
     _approval_print(case)
 
@@ -1235,12 +1173,10 @@ def split_submit(
 
     docs = [_parse_document(raw, i) for i, raw in enumerate(document, start=1)]
     db = _ready_db()
-    try:
-        out = split.submit(db, code, actor, pieces=_split_pieces(pieces, layer, crs), declared_price_wan=price,
-                           market_price_wan=market_price, reason=reason, documents=docs, applicant=applicant,
-                           statements=split.Statements(public_facilities, breaks_planning, legal_bar, co_owned))
-    except LandcycleError as exc:
-        _fail(exc)
+    out = _call(lambda: split.submit(
+        db, code, actor, pieces=_split_pieces(pieces, layer, crs), declared_price_wan=price,
+        market_price_wan=market_price, reason=reason, documents=docs, applicant=applicant,
+        statements=split.Statements(public_facilities, breaks_planning, legal_bar, co_owned)))
     console.print(f"[green]已受理[/]：分割转让申请 {out['id']}。")
     _split_print(out)
 
@@ -1251,12 +1187,9 @@ def split_show(app_id: int = typer.Argument(..., help="申请编号"),
     """查看一份分割转让申请：各块、审查结论（理由、依据条款）、缺少的材料和审核情况。"""
     from ..services import split_applications as split
 
-    try:
-        out = split.get_application(_ready_db(), app_id, SYSTEM)
-    except LandcycleError as exc:
-        _fail(exc)
+    out = _call(lambda: split.get_application(_ready_db(), app_id, SYSTEM))
     if as_json:
-        sys.stdout.write(json.dumps(out, ensure_ascii=False, indent=2) + "\n")
+        _print_json(out)
         return
     _split_print(out)
 
@@ -1356,12 +1289,9 @@ def plan_list(as_of: Optional[str] = typer.Option(None, "--as-of", help="按此�
 
     day = _plan_day(as_of, "--as-of")
     db = _ready_db()
-    try:
-        plans = plan_tasks.list_plans(db, SYSTEM, as_of=day)
-    except LandcycleError as exc:
-        _fail(exc)
+    plans = _call(plan_tasks.list_plans, db, SYSTEM, as_of=day)
     if as_json:
-        print(json.dumps(plans, ensure_ascii=False, indent=2))
+        _print_json(plans)
         return
     t = Table(title=f"工作方案（截至 {day}）")
     for c in ("编号", "方案", "发文单位", "版本", "任务", "已完成", "逾期"):
@@ -1387,13 +1317,10 @@ def plan_task_list(
 
     day = _plan_day(as_of, "--as-of")
     db = _ready_db()
-    try:
-        out = plan_tasks.plan_tasks(db, plan_id, SYSTEM, as_of=day, overdue=overdue, unit=unit,
-                                    jurisdiction=jurisdiction, missing_quarter=missing_quarter)
-    except LandcycleError as exc:
-        _fail(exc)
+    out = _call(plan_tasks.plan_tasks, db, plan_id, SYSTEM, as_of=day, overdue=overdue, unit=unit,
+                jurisdiction=jurisdiction, missing_quarter=missing_quarter)
     if as_json:
-        print(json.dumps(out, ensure_ascii=False, indent=2))
+        _print_json(out)
         return
     t = Table(title=f"《{out['plan']['name']}》任务（截至 {day}，{out['count']} 项）")
     for c in ("序号", "任务", "牵头单位", "完成时限节点", "状态", "最近进展"):
@@ -1424,11 +1351,8 @@ def plan_report(
     from ..services import plan_tasks
 
     db = _ready_db()
-    try:
-        r = plan_tasks.submit_report(db, task_id, system_principal(actor), quarter=quarter, text=text, unit=unit,
-                                     status=status, percent=percent, attachments=attachment)
-    except LandcycleError as exc:
-        _fail(exc)
+    r = _call(lambda: plan_tasks.submit_report(db, task_id, system_principal(actor), quarter=quarter, text=text,
+                                               unit=unit, status=status, percent=percent, attachments=attachment))
     console.print(f"[green]已报送[/]：任务 {task_id} {r['quarter']} 进展（{r['unit']}，{r['status']}"
                   + (f"，{r['percent']}%" if r["percent"] is not None else "") + f"），报送记录 {r['id']}。")
 
@@ -1446,10 +1370,8 @@ def plan_complete(
 
     day = _day(on, "--date")
     db = _ready_db()
-    try:
-        r = plan_tasks.complete_milestone(db, milestone_id, system_principal(actor), completed_on=day, evidence=evidence)
-    except LandcycleError as exc:
-        _fail(exc)
+    r = _call(lambda: plan_tasks.complete_milestone(db, milestone_id, system_principal(actor), completed_on=day,
+                                                    evidence=evidence))
     late = f"，比到期日 {r['due']} 晚 {r['late_days']} 天" if r["late_days"] else ""
     console.print(f"[green]已记录完成[/]：任务 {r['number']} 节点（到期 {r['due']}）于 {r['completed_on']} 完成{late}。")
 
@@ -1462,12 +1384,9 @@ def plan_overdue(as_of: Optional[str] = typer.Option(None, "--as-of", help="按�
 
     day = _plan_day(as_of, "--as-of")
     db = _ready_db()
-    try:
-        rows = plan_tasks.overdue_tasks(db, day)
-    except LandcycleError as exc:
-        _fail(exc)
+    rows = _call(plan_tasks.overdue_tasks, db, day)
     if as_json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        _print_json(rows)
         return
     t = Table(title=f"逾期任务节点（截至 {day}，{len(rows)} 个）")
     for c in ("方案", "序号", "任务", "牵头单位", "到期日", "应完成", "逾期天数"):
@@ -1520,7 +1439,7 @@ def quota_allocate(year: int = typer.Option(..., "--year", help="指标年度"),
     except LandcycleError as exc:
         _fail(exc)
     if as_json:
-        print(json.dumps(out, ensure_ascii=False, indent=2))
+        _print_json(out)
         return
     _quota_table(out)
     if not dry_run:
@@ -1534,12 +1453,9 @@ def quota_show(year: int = typer.Option(..., "--year", help="指标年度"),
     from ..services import quota
 
     db = _ready_db()
-    try:
-        out = quota.year_view(db, year, viewer=SYSTEM)
-    except LandcycleError as exc:
-        _fail(exc)
+    out = _call(quota.year_view, db, year, viewer=SYSTEM)
     if as_json:
-        print(json.dumps(out, ensure_ascii=False, indent=2))
+        _print_json(out)
         return
     _quota_table(out)
     console.print(f"历次分配 {len(out['runs'])} 次：" + "；".join(f"第{r['id']}次 {r['at'][:16]} {r['actor']}"
@@ -1555,12 +1471,9 @@ def kaoping_ranking(year: int = typer.Option(..., "--year", help="考评年度")
     from ..services import kaoping
 
     db = _ready_db()
-    try:
-        out = kaoping.ranking(db, year, viewer=SYSTEM, category=category, period=period)
-    except LandcycleError as exc:
-        _fail(exc)
+    out = _call(kaoping.ranking, db, year, viewer=SYSTEM, category=category, period=period)
     if as_json:
-        print(json.dumps(out, ensure_ascii=False, indent=2))
+        _print_json(out)
         return
     status = {"published": "已发布", "draft": "草稿（未发布）", "none": "尚无提交"}[out["status"]]
     areas = [(x["code"], x["label"]) for x in out["scheme"]["areas"]]

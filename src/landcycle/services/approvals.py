@@ -73,6 +73,16 @@ def tracks(rulebook: Rulebook | None = None) -> list[dict[str, Any]]:
 
 
 # --------------------------------------------------------------------------- access
+def _parse_choice(choices: Any, raw: Any, record: str, field: str, code: str, problems: list[Problem]) -> Any:
+    """``raw`` (trimmed) as a member of the vocabulary enum ``choices``, or None with the reason
+    added to ``problems`` (reported with the request's other problems)."""
+    try:
+        return choices.parse((raw or "").strip())
+    except ValueError as exc:
+        problems.append(Problem(record, field, str(exc), code))
+        return None
+
+
 def _require_reader(viewer: Principal) -> None:
     if viewer.is_public:
         raise Unauthorized()
@@ -184,11 +194,7 @@ def open_case(db: Database, code: str, viewer: Principal | str, track: str, proj
     as_of = as_of or today()
     record = f"宗地 {code} 的审批事项"
     problems: list[Problem] = []
-    try:
-        trk = ap.Track.parse((track or "").strip())
-    except ValueError as exc:
-        problems.append(Problem(record, "track", str(exc), "unknown_track"))
-        trk = None
+    trk = _parse_choice(ap.Track, track, record, "track", "unknown_track", problems)
     facts, more = ap.parse_project(project, record)
     problems += more
     if reason is not None and len(reason) > 2000:
@@ -258,11 +264,7 @@ def record_event(db: Database, case_id: int, viewer: Principal | str, step: str,
     as_of = as_of or today()
     record = f"审批事项 {case_id}"
     problems: list[Problem] = []
-    try:
-        ev_kind = ap.EventKind.parse((kind or "").strip())
-    except ValueError as exc:
-        problems.append(Problem(record, "kind", str(exc), "unknown_kind"))
-        ev_kind = None
+    ev_kind = _parse_choice(ap.EventKind, kind, record, "kind", "unknown_kind", problems)
     day = on
     if isinstance(on, str):
         try:

@@ -169,47 +169,16 @@ def parse_documents(raw: Any, record: str, as_of: date, rules: dict[str, Any]) -
     000:1222–1235 checklist by its Chinese name) and every problem."""
     checklist = _checklist(rules)
     by_norm = {_norm(k): k for k in checklist}
-    docs: list[dict] = []
-    problems: list[Problem] = []
-    if raw is None:
-        return docs, problems
-    if not isinstance(raw, list):
-        return docs, [Problem(record, "documents", "应为材料列表：[{kind, title, number, date}, …]")]
-    for i, item in enumerate(raw):
-        where = f"documents[{i}]"
-        if not isinstance(item, dict):
-            problems.append(Problem(record, where, "应为对象 {kind, title, number, date}"))
-            continue
-        for k in sorted(set(item) - {"kind", "title", "number", "date"}):
-            problems.append(Problem(record, f"{where}.{k}", "未知字段", "unknown_field"))
-        kind = item.get("kind")
-        name = by_norm.get(_norm(kind)) if isinstance(kind, str) else None
-        if name is None:
-            problems.append(Problem(record, f"{where}.kind", f"“{kind}”不是分割转让申请材料清单（000:1222-1235）中的"
-                                    "材料，应为：" + "、".join(checklist), "unknown_kind"))
-        ok = name is not None
-        for fld, label, limit in (("title", "文件名称", 200), ("number", "文号或编号", 100)):
-            v = item.get(fld)
-            if not isinstance(v, str) or not v.strip() or len(v) > limit or "\x00" in v:
-                problems.append(Problem(record, f"{where}.{fld}", f"缺少{label}，或超过{limit}个字符、含空字符"))
-                ok = False
-        d = item.get("date")
-        day = d if isinstance(d, date) else None
-        if isinstance(d, str):
-            try:
-                day = date.fromisoformat(d)
-            except ValueError:
-                day = None
-        if day is None:
-            problems.append(Problem(record, f"{where}.date", "缺少日期或格式错误，应为 YYYY-MM-DD"))
-            ok = False
-        elif day > as_of:
-            problems.append(Problem(record, f"{where}.date", f"材料日期 {day} 晚于今日 {as_of}"))
-            ok = False
-        if ok:
-            docs.append({"kind": name, "title": item["title"].strip(), "number": item["number"].strip(),
-                         "date": day.isoformat()})
-    return docs, problems
+    spec = lc.DocumentList(
+        noun="材料", number_label="文号或编号",
+        resolve_kind=lambda kind: by_norm.get(_norm(kind)) if isinstance(kind, str) else None,
+        unknown_kind=lambda kind: (f"“{kind}”不是分割转让申请材料清单（000:1222-1235）中的材料，应为："
+                                   + "、".join(checklist)),
+        bad_text=lambda label, limit, missing: f"缺少{label}，或超过{limit}个字符、含空字符",
+    )
+    docs, problems = lc.read_documents(raw, record, as_of, spec)
+    return [{"kind": kind, "title": title, "number": number, "date": day.isoformat()}
+            for kind, title, number, day in docs], problems
 
 
 def _piece_problems(record: str, parent: Parcel, pieces: list[PieceIn], rules: dict[str, Any]

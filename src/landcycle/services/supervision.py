@@ -279,6 +279,15 @@ def _text(record: str, field: str, value: Any, label: str, limit: int = 100, req
     return value.strip(), []
 
 
+def _parse_kind(kinds: Any, kind: Any, record: str) -> Any:
+    """``kind`` as a member of the vocabulary enum ``kinds``; an unknown kind is refused at once
+    (422), since the record's name and every later check depend on it."""
+    try:
+        return kinds.parse(kind)
+    except ValueError as exc:
+        raise ValidationFailed(Problem(record, "kind", str(exc), "unknown_kind")) from None
+
+
 def _require_role(editor: Principal, roles: frozenset[Role], what: str) -> None:
     if editor.role not in roles:
         who = "、".join(r.label for r in Role if r in roles)
@@ -304,10 +313,7 @@ def record_inspection(db: Database, code: str, viewer: Principal | str, expected
     as_of = as_of or lifecycle.today()
     record = f"宗地 {code} 的验收"
     problems: list[Problem] = []
-    try:
-        k = InspectionKind.parse(kind)
-    except ValueError as exc:
-        raise ValidationFailed(Problem(record, "kind", str(exc), "unknown_kind")) from None
+    k = _parse_kind(InspectionKind, kind, record)
     record = f"宗地 {code} 的{k.label}"
     day, found = _date_problems(record, "inspected_on", inspected_on, as_of)
     problems += found
@@ -442,10 +448,7 @@ def record_idle_notice(db: Database, code: str, viewer: Principal | str, *, kind
     as_of = as_of or lifecycle.today()
     record = f"宗地 {code} 的闲置土地处置"
     problems: list[Problem] = []
-    try:
-        k = IdleNoticeKind.parse(kind)
-    except ValueError as exc:
-        raise ValidationFailed(Problem(record, "kind", str(exc), "unknown_kind")) from None
+    k = _parse_kind(IdleNoticeKind, kind, record)
     record = f"宗地 {code} 的{k.label}"
     day, found = _date_problems(record, "notice_date", notice_date if notice_date is not None else as_of, as_of)
     problems += found

@@ -7,22 +7,14 @@ Create Date: 2026-12-02 12:00:00
 import sqlalchemy as sa
 from alembic import op
 
+from landcycle.storage.append_only import create_append_only, drop_append_only
+
 revision = '0010'
 down_revision = '0009'
 branch_labels = None
 depends_on = None
 
 _MESSAGE = '审批事项记录只能追加，不能修改或删除'
-_SQLITE = """
-CREATE TRIGGER approval_events_no_{op} BEFORE {OP} ON approval_events
-BEGIN SELECT RAISE(ABORT, '""" + _MESSAGE + """'); END
-"""
-_PG_FUNCTION = """
-CREATE OR REPLACE FUNCTION approval_events_append_only() RETURNS trigger AS $$
-BEGIN
-  RAISE EXCEPTION '""" + _MESSAGE + """';
-END $$ LANGUAGE plpgsql
-"""
 
 
 def upgrade() -> None:
@@ -64,22 +56,11 @@ def upgrade() -> None:
     )
     op.create_index('ix_approval_events_case', 'approval_events', ['case_id', 'id'], unique=False)
     # Append-only, like parcel_transitions (migration 0009).
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(_PG_FUNCTION)
-        op.execute("CREATE TRIGGER approval_events_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
-                   "ON approval_events FOR EACH STATEMENT EXECUTE FUNCTION approval_events_append_only()")
-    else:
-        for verb in ("update", "delete"):
-            op.execute(_SQLITE.format(op=verb, OP=verb.upper()))
+    create_append_only(op, 'approval_events', _MESSAGE)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS approval_events_append_only ON approval_events")
-        op.execute("DROP FUNCTION IF EXISTS approval_events_append_only()")
-    else:
-        for verb in ("update", "delete"):
-            op.execute(f"DROP TRIGGER IF EXISTS approval_events_no_{verb}")
+    drop_append_only(op, 'approval_events')
     op.drop_index('ix_approval_events_case', table_name='approval_events')
     op.drop_table('approval_events')
     op.drop_index('ix_approval_cases_state', table_name='approval_cases')

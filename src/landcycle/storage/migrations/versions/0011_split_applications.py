@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import landcycle.storage.spatial
+from landcycle.storage.append_only import create_append_only, drop_append_only
 
 revision = '0011'
 down_revision = '0010'
@@ -15,16 +16,6 @@ branch_labels = None
 depends_on = None
 
 _MESSAGE = '宗地分割来源记录只能追加，不能修改或删除'
-_SQLITE = """
-CREATE TRIGGER parcel_lineage_no_{op} BEFORE {OP} ON parcel_lineage
-BEGIN SELECT RAISE(ABORT, '""" + _MESSAGE + """'); END
-"""
-_PG_FUNCTION = """
-CREATE OR REPLACE FUNCTION parcel_lineage_append_only() RETURNS trigger AS $$
-BEGIN
-  RAISE EXCEPTION '""" + _MESSAGE + """';
-END $$ LANGUAGE plpgsql
-"""
 
 
 def upgrade() -> None:
@@ -94,22 +85,11 @@ def upgrade() -> None:
     )
     op.create_index('ix_parcel_lineage_parent', 'parcel_lineage', ['parent_parcel_id'])
     # Append-only, like the change log (0001) and the lifecycle transitions (0009).
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(_PG_FUNCTION)
-        op.execute("CREATE TRIGGER parcel_lineage_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
-                   "ON parcel_lineage FOR EACH STATEMENT EXECUTE FUNCTION parcel_lineage_append_only()")
-    else:
-        for verb in ("update", "delete"):
-            op.execute(_SQLITE.format(op=verb, OP=verb.upper()))
+    create_append_only(op, 'parcel_lineage', _MESSAGE)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS parcel_lineage_append_only ON parcel_lineage")
-        op.execute("DROP FUNCTION IF EXISTS parcel_lineage_append_only()")
-    else:
-        for verb in ("update", "delete"):
-            op.execute(f"DROP TRIGGER IF EXISTS parcel_lineage_no_{verb}")
+    drop_append_only(op, 'parcel_lineage')
     op.drop_index('ix_parcel_lineage_parent', table_name='parcel_lineage')
     op.drop_table('parcel_lineage')
     op.drop_index(op.f('ix_split_pieces_application_id'), table_name='split_pieces')

@@ -7,6 +7,8 @@ Create Date: 2026-12-02 12:00:00
 import sqlalchemy as sa
 from alembic import op
 
+from landcycle.storage.append_only import create_append_only, drop_append_only
+
 revision = '0012'
 down_revision = '0011'
 branch_labels = None
@@ -18,16 +20,6 @@ _APPEND_ONLY = {
 }
 _RUN_MESSAGE = "已结束的预警任务记录不能修改，任务记录不能删除"
 
-_SQLITE = """
-CREATE TRIGGER {table}_no_{op} BEFORE {OP} ON {table}
-BEGIN SELECT RAISE(ABORT, '{message}'); END
-"""
-_PG_FUNCTION = """
-CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger AS $$
-BEGIN
-  RAISE EXCEPTION '{message}';
-END $$ LANGUAGE plpgsql
-"""
 # A run is completed once (finished_at set); after that it is history like the rest.
 _SQLITE_RUNS = [
     "CREATE TRIGGER warning_runs_no_update BEFORE UPDATE ON warning_runs WHEN OLD.finished_at IS NOT NULL "
@@ -155,36 +147,30 @@ def upgrade() -> None:
     op.create_index(op.f('ix_warning_deliveries_run_id'), 'warning_deliveries', ['run_id'], unique=False)
 
     # History is append-only (as parcel_transitions, migration 0009); a run may be completed once.
+    for table, message in _APPEND_ONLY.items():
+        create_append_only(op, table, message)
     if op.get_bind().dialect.name == "postgresql":
-        for table, message in _APPEND_ONLY.items():
-            op.execute(_PG_FUNCTION.format(table=table, message=message))
-            op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
-                       f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION {table}_append_only()")
         op.execute(_PG_RUNS_FUNCTION)
         op.execute("CREATE TRIGGER warning_runs_finished_only_once BEFORE UPDATE OR DELETE "
                    "ON warning_runs FOR EACH ROW EXECUTE FUNCTION warning_runs_finished_only_once()")
         op.execute("CREATE TRIGGER warning_runs_no_truncate BEFORE TRUNCATE "
                    "ON warning_runs FOR EACH STATEMENT EXECUTE FUNCTION warning_runs_finished_only_once()")
     else:
-        for table, message in _APPEND_ONLY.items():
-            for verb in ("update", "delete"):
-                op.execute(_SQLITE.format(table=table, op=verb, OP=verb.upper(), message=message))
         for statement in _SQLITE_RUNS:
             op.execute(statement)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
+    postgres = op.get_bind().dialect.name == "postgresql"
+    if postgres:
         op.execute("DROP TRIGGER IF EXISTS warning_runs_no_truncate ON warning_runs")
         op.execute("DROP TRIGGER IF EXISTS warning_runs_finished_only_once ON warning_runs")
         op.execute("DROP FUNCTION IF EXISTS warning_runs_finished_only_once()")
-        for table in _APPEND_ONLY:
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
-            op.execute(f"DROP FUNCTION IF EXISTS {table}_append_only()")
-    else:
-        for table in (*_APPEND_ONLY, "warning_runs"):
-            for verb in ("update", "delete"):
-                op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{verb}")
+    for table in _APPEND_ONLY:
+        drop_append_only(op, table)
+    if not postgres:
+        for verb in ("update", "delete"):
+            op.execute(f"DROP TRIGGER IF EXISTS warning_runs_no_{verb}")
     op.drop_table('warning_deliveries')
     op.drop_table('warning_notices')
     op.drop_table('notice_subscriptions')

@@ -8,6 +8,8 @@ Create Date: 2026-12-02 12:00:00
 import sqlalchemy as sa
 from alembic import op
 
+from landcycle.storage.append_only import create_append_only, drop_append_only
+
 revision = '0013'
 down_revision = '0012'
 branch_labels = None
@@ -17,16 +19,6 @@ _APPEND_ONLY = {
     'acceptance_inspections': '验收记录只能追加，不能修改或删除',
     'idle_notices': '闲置土地处置记录只能追加，不能修改或删除',
 }
-_SQLITE = """
-CREATE TRIGGER {table}_no_{op} BEFORE {OP} ON {table}
-BEGIN SELECT RAISE(ABORT, '{message}'); END
-"""
-_PG_FUNCTION = """
-CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger AS $$
-BEGIN
-  RAISE EXCEPTION '{message}';
-END $$ LANGUAGE plpgsql
-"""
 
 
 def upgrade() -> None:
@@ -102,26 +94,13 @@ def upgrade() -> None:
     with op.batch_alter_table('supply_contracts') as batch:
         batch.add_column(sa.Column('building_disposal', sa.String(length=30), nullable=True))
     # Append-only, like the change log and parcel_transitions (0009).
-    pg = op.get_bind().dialect.name == "postgresql"
     for table, message in _APPEND_ONLY.items():
-        if pg:
-            op.execute(_PG_FUNCTION.format(table=table, message=message))
-            op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
-                       f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION {table}_append_only()")
-        else:
-            for verb in ("update", "delete"):
-                op.execute(_SQLITE.format(table=table, op=verb, OP=verb.upper(), message=message))
+        create_append_only(op, table, message)
 
 
 def downgrade() -> None:
-    pg = op.get_bind().dialect.name == "postgresql"
     for table in _APPEND_ONLY:
-        if pg:
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
-            op.execute(f"DROP FUNCTION IF EXISTS {table}_append_only()")
-        else:
-            for verb in ("update", "delete"):
-                op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{verb}")
+        drop_append_only(op, table)
     with op.batch_alter_table('supply_contracts') as batch:
         batch.drop_column('building_disposal')
     op.drop_index(op.f('ix_exit_cases_parcel_id'), table_name='exit_cases')

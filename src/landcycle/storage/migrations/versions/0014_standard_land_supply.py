@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import landcycle.storage.spatial
+from landcycle.storage.append_only import create_append_only, drop_append_only
 
 revision = '0014'
 down_revision = '0013'
@@ -15,16 +16,6 @@ branch_labels = None
 depends_on = None
 
 _MESSAGE = '区域评估成果记录只能追加，不能修改或删除'
-_SQLITE = """
-CREATE TRIGGER regional_assessments_no_{op} BEFORE {OP} ON regional_assessments
-BEGIN SELECT RAISE(ABORT, '""" + _MESSAGE + """'); END
-"""
-_PG_FUNCTION = """
-CREATE OR REPLACE FUNCTION regional_assessments_append_only() RETURNS trigger AS $$
-BEGIN
-  RAISE EXCEPTION '""" + _MESSAGE + """';
-END $$ LANGUAGE plpgsql
-"""
 
 
 def upgrade() -> None:
@@ -62,23 +53,13 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_standard_land_plans'))
     )
     op.create_index('ix_standard_land_plans_parcel', 'standard_land_plans', ['parcel_id'], unique=False)
+    create_append_only(op, 'regional_assessments', _MESSAGE)
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(_PG_FUNCTION)
-        op.execute("CREATE TRIGGER regional_assessments_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
-                   "ON regional_assessments FOR EACH STATEMENT EXECUTE FUNCTION regional_assessments_append_only()")
         op.execute("CREATE INDEX ix_regional_assessments_geometry ON regional_assessments USING GIST (geometry)")
-    else:
-        for name in ("update", "delete"):
-            op.execute(_SQLITE.format(op=name, OP=name.upper()))
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS regional_assessments_append_only ON regional_assessments")
-        op.execute("DROP FUNCTION IF EXISTS regional_assessments_append_only()")
-    else:
-        for name in ("update", "delete"):
-            op.execute(f"DROP TRIGGER IF EXISTS regional_assessments_no_{name}")
+    drop_append_only(op, 'regional_assessments')
     op.drop_index('ix_standard_land_plans_parcel', table_name='standard_land_plans')
     op.drop_table('standard_land_plans')
     op.drop_index('ix_regional_assessments_zone_item', table_name='regional_assessments')

@@ -8,6 +8,8 @@ Create Date: 2026-12-02 12:30:00
 import sqlalchemy as sa
 from alembic import op
 
+from landcycle.storage.append_only import create_append_only, drop_append_only
+
 revision = '0015'
 down_revision = '0014'
 branch_labels = None
@@ -18,16 +20,6 @@ _APPEND_ONLY = {
     'plan_progress_reports': '任务进展报送只能追加，不能修改或删除',
     'plan_milestone_completions': '任务节点完成记录只能追加，不能修改或删除',
 }
-_SQLITE = """
-CREATE TRIGGER {table}_no_{op} BEFORE {OP} ON {table}
-BEGIN SELECT RAISE(ABORT, '{message}'); END
-"""
-_PG_FUNCTION = """
-CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger AS $$
-BEGIN
-  RAISE EXCEPTION '{message}';
-END $$ LANGUAGE plpgsql
-"""
 
 
 def upgrade() -> None:
@@ -135,26 +127,13 @@ def upgrade() -> None:
     sa.UniqueConstraint('milestone_id', name=op.f('uq_plan_milestone_completions_milestone_id'))
     )
     # Append-only, like the change log (migration 0001) and parcel_transitions (0009).
-    postgres = op.get_bind().dialect.name == "postgresql"
     for table, message in _APPEND_ONLY.items():
-        if postgres:
-            op.execute(_PG_FUNCTION.format(table=table, message=message))
-            op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
-                       f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION {table}_append_only()")
-        else:
-            for verb in ("update", "delete"):
-                op.execute(_SQLITE.format(table=table, op=verb, OP=verb.upper(), message=message))
+        create_append_only(op, table, message)
 
 
 def downgrade() -> None:
-    postgres = op.get_bind().dialect.name == "postgresql"
     for table in _APPEND_ONLY:
-        if postgres:
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
-            op.execute(f"DROP FUNCTION IF EXISTS {table}_append_only()")
-        else:
-            for verb in ("update", "delete"):
-                op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{verb}")
+        drop_append_only(op, table)
     op.drop_table('plan_milestone_completions')
     op.drop_index('ix_plan_progress_reports_task_quarter', table_name='plan_progress_reports')
     op.drop_table('plan_progress_reports')

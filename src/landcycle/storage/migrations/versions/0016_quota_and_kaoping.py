@@ -8,6 +8,8 @@ Create Date: 2026-12-02 12:00:00
 import sqlalchemy as sa
 from alembic import op
 
+from landcycle.storage.append_only import create_append_only, drop_append_only
+
 revision = '0016'
 down_revision = '0015'
 branch_labels = None
@@ -19,16 +21,6 @@ _APPEND_ONLY = {
     'kaoping_submissions': '考评自评和评分记录只能追加，不能修改或删除',
     'kaoping_scores': '考评自评和评分记录只能追加，不能修改或删除',
 }
-_SQLITE = """
-CREATE TRIGGER {table}_no_{op} BEFORE {OP} ON {table}
-BEGIN SELECT RAISE(ABORT, '{message}'); END
-"""
-_PG_FUNCTION = """
-CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger AS $$
-BEGIN
-  RAISE EXCEPTION '{message}';
-END $$ LANGUAGE plpgsql
-"""
 
 
 def upgrade() -> None:
@@ -106,23 +98,12 @@ def upgrade() -> None:
     sa.UniqueConstraint('submission_id', 'item', name=op.f('uq_kaoping_scores_submission_id'))
     )
     for table, message in _APPEND_ONLY.items():
-        if op.get_bind().dialect.name == "postgresql":
-            op.execute(_PG_FUNCTION.format(table=table, message=message))
-            op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
-                       f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION {table}_append_only()")
-        else:
-            for verb in ("update", "delete"):
-                op.execute(_SQLITE.format(table=table, op=verb, OP=verb.upper(), message=message))
+        create_append_only(op, table, message)
 
 
 def downgrade() -> None:
     for table in _APPEND_ONLY:
-        if op.get_bind().dialect.name == "postgresql":
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
-            op.execute(f"DROP FUNCTION IF EXISTS {table}_append_only()")
-        else:
-            for verb in ("update", "delete"):
-                op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{verb}")
+        drop_append_only(op, table)
     op.drop_table('kaoping_scores')
     op.drop_table('kaoping_submissions')
     op.drop_table('kaoping_rounds')
