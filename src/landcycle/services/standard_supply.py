@@ -173,10 +173,11 @@ def sale_terms(s: Session, contract: SupplyContract | None, agreement: Performan
 
 def _plan_view(s: Session, row: StandardLandPlan | None, p: Parcel, as_of: date) -> dict[str, Any]:
     rulebook = rulebook_for(s, p)
+    records = parcel_assessments(s, p)  # read once, shown two ways
     out: dict[str, Any] = {"code": p.code, "is_standard_land": bool(p.is_standard_land), "as_of": as_of.isoformat(),
                            "rulebook_version": rulebook.label,
-                           "assessments": ss.assessment_status(parcel_assessments(s, p), as_of, rulebook),
-                           "assessment_reasons": ss.assessment_gaps(parcel_assessments(s, p), as_of, rulebook),
+                           "assessments": ss.assessment_status(records, as_of, rulebook),
+                           "assessment_reasons": ss.assessment_gaps(records, as_of, rulebook),
                            "plan": None}
     if row is None:
         return out
