@@ -1,4 +1,8 @@
-"""End to end through the real command line and a real server process, on both backends.
+"""End to end through the command line and a real server process, on both backends.
+
+The commands run in-process (``conftest.run_cli``: Typer's runner, the database named by
+LANDCYCLE_DATABASE_URL as the installed command reads it); ``landcycle serve`` runs as a real
+process, and one test runs the installed entry point itself (``python -m landcycle``).
 
 This is the issue's "done when": the demo is built, `landcycle serve` answers
 `/api/parcels?zone=魏都产业集聚区` with GeoJSON parcels lying inside 魏都区's real boundary
@@ -21,16 +25,9 @@ import pyogrio
 import pytest
 import shapely
 
+from conftest import run_cli
+
 from landcycle.data import BOUNDARIES_FILE
-
-
-def run_cli(db_url: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "LANDCYCLE_DATABASE_URL": db_url, "COLUMNS": "200"}
-    proc = subprocess.run([sys.executable, "-m", "landcycle", *args], env=env, capture_output=True,
-                          text=True, timeout=600)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"landcycle {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
-    return proc
 
 
 def free_port() -> int:
@@ -116,20 +113,25 @@ def test_parcel_show_prints_card_and_history(demo_db):
 
 def test_user_errors_are_messages_not_tracebacks(demo_db):
     proc = run_cli(demo_db.url, "parcel", "show", "411002001001GB99999", check=False)
-    assert proc.returncode == 2 and "未找到宗地" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.exit_code == 2 and "未找到宗地" in proc.stderr and "Traceback" not in proc.stderr
     proc = run_cli(demo_db.url, "parcel", "list", "--zone", "火星产业集聚区", check=False)
-    assert proc.returncode == 2 and "未知的产业集聚区" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.exit_code == 2 and "未知的产业集聚区" in proc.stderr and "Traceback" not in proc.stderr
     proc = run_cli(demo_db.url, "demo", check=False)  # already has parcels
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.exit_code == 2 and "Traceback" not in proc.stderr
     assert "--if-empty" in run_cli(demo_db.url, "demo", "--help").stdout
 
 
 def test_uninitialised_or_unreachable_database_gets_a_message(tmp_path):
     for args in (["serve"], ["parcel", "show", "411002001001GB00001"], ["parcel", "list"]):
         proc = run_cli(f"sqlite:///{tmp_path / 'none.db'}", *args, check=False)
-        assert proc.returncode == 2 and "landcycle init" in proc.stderr and "Traceback" not in proc.stderr
+        assert proc.exit_code == 2 and "landcycle init" in proc.stderr and "Traceback" not in proc.stderr
     proc = run_cli("postgresql+psycopg://nobody@127.0.0.1:1/none", "status", check=False)
-    assert proc.returncode == 2 and "无法连接数据库" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.exit_code == 2 and "无法连接数据库" in proc.stderr and "Traceback" not in proc.stderr
+    # the installed entry point itself, in its own interpreter: the same message, exit 2
+    env = {**os.environ, "LANDCYCLE_DATABASE_URL": f"sqlite:///{tmp_path / 'none.db'}"}
+    real = subprocess.run([sys.executable, "-m", "landcycle", "parcel", "list"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert real.returncode == 2 and "landcycle init" in real.stderr and "Traceback" not in real.stderr
 
 
 def test_evaluate_and_publicity_through_the_cli(demo_db):
@@ -144,9 +146,9 @@ def test_evaluate_and_publicity_through_the_cli(demo_db):
     assert "截至 2021-09-26" in out
     proc = run_cli(demo_db.url, "publicity", "object", "2", "--enterprise", "91110000600037341L",
                    "--reason", "x", "--on", "2021-09-20", check=False)
-    assert proc.returncode == 2 and "未登记" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.exit_code == 2 and "未登记" in proc.stderr and "Traceback" not in proc.stderr
     proc = run_cli(demo_db.url, "evaluate", "--year", "1800", check=False)
-    assert proc.returncode == 2 and "year" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.exit_code == 2 and "year" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_verdicts_of_a_stored_run_through_the_cli(demo_db):

@@ -1,16 +1,13 @@
-"""`landcycle parcel transitions` and `landcycle parcel transition` through the real command
-line, on both backends: next steps with their reasons, a refused step (nothing changed), a
+"""`landcycle parcel transitions` and `landcycle parcel transition` through the command line
+(in-process, ``conftest.run_cli``), on both backends: next steps with their reasons, a refused step (nothing changed), a
 step taken with its documents and actor, and user errors as messages, never tracebacks."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
-from test_cli_e2e import run_cli
+from conftest import run_cli
 
 DOC = "supply_list_approval=长葛市2026年度可供土地清单|长政〔2026〕3号|2026-03-01"
 
@@ -40,19 +37,19 @@ def test_transitions_are_listed_taken_and_refused_through_the_cli(demo_db):
 
     # refused: the document is missing — every reason printed, exit 2, nothing changed
     proc = run_cli(url, "parcel", "transition", code, "纳入供地清单", "--reason", "列入计划", check=False)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.exit_code == 2 and "Traceback" not in proc.stderr
     assert "未写入任何数据" in proc.stderr and "缺少文件：年度可供土地清单批准文件" in proc.stderr
     # a malformed --document and an unknown step: messages, exit 2
     proc = run_cli(url, "parcel", "transition", code, "list_for_supply", "--reason", "x", "--document", "清单批复",
                    check=False)
-    assert proc.returncode == 2 and "格式不对" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.exit_code == 2 and "格式不对" in proc.stderr and "Traceback" not in proc.stderr
     proc = run_cli(url, "parcel", "transition", code, "飞升", "--reason", "x", check=False)
-    assert proc.returncode == 2 and "未知的流转“飞升”" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.exit_code == 2 and "未知的流转“飞升”" in proc.stderr and "Traceback" not in proc.stderr
     proc = run_cli(url, "parcel", "transition", code, "list_for_supply", "--reason", "x",
                    "--document", "supply_list_approval=清单||2026-03-01", check=False)
-    assert proc.returncode == 2 and "缺少文号" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.exit_code == 2 and "缺少文号" in proc.stderr and "Traceback" not in proc.stderr
     proc = run_cli(url, "parcel", "transitions", "411082103006GB99999", check=False)
-    assert proc.returncode == 2 and "未找到宗地" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.exit_code == 2 and "未找到宗地" in proc.stderr and "Traceback" not in proc.stderr
     assert json.loads(run_cli(url, "parcel", "transitions", code, "--json").stdout)["version"] == before["version"]
 
     # taken: the state moves, the step is recorded with its actor, reason and document
@@ -76,7 +73,6 @@ def test_transitions_are_listed_taken_and_refused_through_the_cli(demo_db):
 
 def test_help_texts_are_chinese():
     for cmd in ("transitions", "transition"):
-        out = subprocess.run([sys.executable, "-m", "landcycle", "parcel", cmd, "--help"], capture_output=True,
-                             text=True, timeout=60, check=True, env={**os.environ, "COLUMNS": "200"}).stdout
+        out = run_cli("sqlite:///unused.db", "parcel", cmd, "--help").stdout
         assert "宗地代码" in out, out
     assert "类型=文件名称|文号|日期" in out and "办理人" in out
