@@ -284,7 +284,7 @@ def bearer(client, username: str, password: str = PASSWORD) -> dict[str, str]:
     client.cookies.clear()  # the caller authenticates by header only, not by the session cookie
     return {"Authorization": f"Bearer {r.json()['token']}"}
 
-def run_cli(db_url: str, *args: str, check: bool = True):
+def run_cli(db_url: str, *args: str, check: bool = True, input: str | None = None):
     """``landcycle …`` in-process through Typer's CliRunner (no new interpreter and its seconds of imports per
     call); the face reads its database from LANDCYCLE_DATABASE_URL as the installed command does. An uncaught
     exception — what the real command would print as a traceback — fails the test whatever ``check`` says."""
@@ -294,7 +294,7 @@ def run_cli(db_url: str, *args: str, check: bool = True):
 
     from landcycle.faces.cli import app
 
-    res = CliRunner().invoke(app, list(args), env={"LANDCYCLE_DATABASE_URL": db_url, "COLUMNS": "200"})
+    res = CliRunner().invoke(app, list(args), input=input, env={"LANDCYCLE_DATABASE_URL": db_url, "COLUMNS": "200"})
     assert res.exception is None or isinstance(res.exception, SystemExit), "".join(
         traceback.format_exception(*res.exc_info))
     assert "Traceback" not in res.output

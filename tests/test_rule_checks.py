@@ -1,12 +1,12 @@
 """The check command, the check API and docs/rules.md, for every rule."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 from fastapi.testclient import TestClient
 
 from landcycle.domain.rules.checks import CHECKS
@@ -17,10 +17,8 @@ NAMES = ["mu-average", "classify", "idle", "low-efficiency", "standard-land", "a
 
 
 def run_check(rule, case_text, *extra):
-    proc = subprocess.run([sys.executable, "-m", "landcycle", "check", rule, "--input", "-", *extra],
-                          input=case_text, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "COLUMNS": "200"})
-    return proc
+    """``landcycle check RULE --input -`` with ``case_text`` on standard input (in-process)."""
+    return run_cli("sqlite://", "check", rule, "--input", "-", *extra, check=False, input=case_text)
 
 
 def test_every_named_rule_is_checkable():
@@ -30,7 +28,7 @@ def test_every_named_rule_is_checkable():
 @pytest.mark.parametrize("rule", NAMES)
 def test_cli_prints_the_verdict_of_the_worked_example(rule):
     proc = run_check(rule, json.dumps(CHECKS[rule].example, ensure_ascii=False))
-    assert proc.returncode == 0, proc.stderr
+    assert proc.exit_code == 0, proc.stderr
     verdict = json.loads(proc.stdout)
     assert set(verdict) >= {"rule", "outcome", "figures", "reasons", "citation"}
     assert verdict["rule"] == rule and verdict["outcome"] in CHECKS[rule].outcomes
@@ -42,14 +40,14 @@ def test_cli_names_the_bad_field_and_exits_2(rule):
     case = dict(CHECKS[rule].example)
     case["no_such_field"] = 1
     proc = run_check(rule, json.dumps(case))
-    assert proc.returncode == 2 and "no_such_field" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.exit_code == 2 and "no_such_field" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_cli_rejects_broken_json_and_unknown_rules():
     proc = run_check("idle", "{not json")
-    assert proc.returncode == 2 and "不是有效的 JSON" in proc.stderr
+    assert proc.exit_code == 2 and "不是有效的 JSON" in proc.stderr
     proc = run_check("no-such-rule", "{}")
-    assert proc.returncode == 2 and "未找到规则" in proc.stderr
+    assert proc.exit_code == 2 and "未找到规则" in proc.stderr
 
 
 @pytest.fixture
