@@ -30,9 +30,10 @@ run: install static
 	$(BIN)/landcycle serve --host 127.0.0.1 --port 8000
 
 # Install test extras and run the whole suite (PostgreSQL half runs when
-# LANDCYCLE_TEST_PG_URL is set — .ci/run sets it).
+# LANDCYCLE_TEST_PG_URL is set — .ci/run sets it), one worker per core; the 30 slowest
+# tests are listed at the end.
 test: install-test static
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile --durations=30
 
 bench: install
 	$(BIN)/pip install --quiet -e ".[bench]"

@@ -231,6 +231,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     skipped = terminalreporter.stats.get("skipped", [])
     pg_skipped = [r for r in skipped if "PostgreSQL" in str(r.longrepr)]
     if pg_skipped:
+        if _pg_skip_reason is None:  # under pytest-xdist the workers decided; ask again here
+            _pg_available()
         terminalreporter.write_sep("=", "PostgreSQL/PostGIS 部分未运行", yellow=True, bold=True)
         terminalreporter.write_line(
             f"{len(pg_skipped)} 个测试用例因没有可用的 PostgreSQL 被跳过（{_pg_skip_reason}）。"
