@@ -364,6 +364,27 @@ def test_a_rejection_changes_only_the_application(world):
     assert world.snapshot()[0] == counts and world.snapshot()[2] == states
 
 
+def test_an_approval_losing_the_race_for_the_new_codes_is_a_409_and_writes_nothing(world, monkeypatch):
+    """Two approvals in one 地籍子区 at once both compute the same next free 宗地代码 and both find it
+    free; the database's unique code lets one commit. Here the other approval committed between
+    this one's check and its write: the first code handed out exists (the parent's own, to be
+    sure) and the check, having run "before", saw none."""
+    from landcycle.services import registry, split_applications
+
+    app_id = world.submit(docs=CHECKLIST).json()["id"]
+    before = world.snapshot()
+    real = split_applications.next_child_codes
+    monkeypatch.setattr(split_applications, "next_child_codes", lambda s, code, n: [BIG, *real(s, code, n)[1:]])
+    monkeypatch.setattr(registry, "_existing_codes", lambda s, codes: set())
+    r = world.decide(app_id)
+    assert r.status_code == 409, r.text
+    body = r.json()
+    assert body["code"] == "concurrent_write" and "新宗地代码已被同时办理的另一项业务占用" in body["message"]
+    assert world.snapshot() == before
+    monkeypatch.undo()
+    assert world.decide(app_id).status_code == 200  # asked again, it goes through
+
+
 # =========================================================================== the command line
 
 # The command line is a face over services the API tests exercise on both backends: SQLite only.

@@ -61,6 +61,17 @@ class Conflict(LandcycleError):
         )
 
 
+class ConcurrentWrite(LandcycleError):
+    """Another transaction committed first and took what this one was about to write (a code, a
+    number kept unique by the database); this one was rolled back. Asking again normally succeeds."""
+
+    code = "concurrent_write"
+
+    def __init__(self, record: str, what: str):
+        self.record = record
+        super().__init__(f"{record}：{what}已被同时办理的另一项业务占用，未写入任何内容；请重新提交")
+
+
 class DatabaseNotReady(LandcycleError):
     """The database cannot be reached or has no (current) schema."""
 

@@ -22,6 +22,7 @@ from .. import __version__
 from ..config import Settings
 from ..domain.access import Principal
 from ..domain.errors import (
+    ConcurrentWrite,
     Conflict,
     DatabaseNotReady,
     Forbidden,
@@ -48,6 +49,7 @@ from . import routes_standard_supply
 from . import routes_notices
 from . import routes_kaoping
 from . import routes_plans
+from . import routes_bulletin
 from .auth import current_principal
 from .errors import ERROR_RESPONSES
 from .paging import MAX_OFFSET, page_links, parse_sort
@@ -252,6 +254,10 @@ def create_app(db: "Database | None" = None, settings: Settings | None = None) -
     async def _conflict(_req: Request, exc: Conflict):
         return _error(409, exc, current=exc.current)
 
+    @app.exception_handler(ConcurrentWrite)
+    async def _concurrent(_req: Request, exc: ConcurrentWrite):
+        return _error(409, exc)
+
     @app.exception_handler(VersionRequired)
     async def _version_required(_req: Request, exc: VersionRequired):
         return _error(428, exc)
@@ -360,6 +366,7 @@ def create_app(db: "Database | None" = None, settings: Settings | None = None) -
     app.include_router(routes_notices.build_router())
     app.include_router(routes_kaoping.build_router())
     app.include_router(routes_plans.build_router())
+    app.include_router(routes_bulletin.build_router())
 
     app.include_router(pages.build_router(STATIC_DIR, settings.basemap_url))
     _declare_security(app)

@@ -40,11 +40,12 @@ import shapely
 import shapely.geometry
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..domain import lifecycle as lc
 from ..domain.access import Principal, Role, as_principal
-from ..domain.errors import Forbidden, NotFound, Problem, Unauthorized, ValidationFailed
+from ..domain.errors import ConcurrentWrite, Forbidden, NotFound, Problem, Unauthorized, ValidationFailed
 from ..domain.geometry import as_multipolygon, gk_areas_m2, parcel_geometry_problems_many
 from ..domain.identifiers import make_parcel_code, normalise_credit_code, parse_parcel_code
 from ..domain.records import ParcelDraft
@@ -633,10 +634,15 @@ def decide(db: Database, app_id: int, decision: str, viewer: Principal | str, ex
         _approve(s, app, who, reason, documents, day, out)
 
     view = lambda s, app: application_view(s, app, who)  # noqa: E731
-    result = audit.guarded_update(db, who, what="分割转让申请", key=str(app_id), expected_version=expected_version,
-                                  attempted={"status": {"approve": "approved", "reject": "rejected",
-                                                        "withdraw": "withdrawn"}[key]},
-                                  load=load, authorize=authorize, apply=apply, view=view, reason=reason)
+    try:
+        result = audit.guarded_update(db, who, what="分割转让申请", key=str(app_id), expected_version=expected_version,
+                                      attempted={"status": {"approve": "approved", "reject": "rejected",
+                                                            "withdraw": "withdrawn"}[key]},
+                                      load=load, authorize=authorize, apply=apply, view=view, reason=reason)
+    except IntegrityError:
+        # Two approvals in one 地籍子区 at once both took the next free 宗地代码: the database's
+        # unique code lets the first win; this one wrote nothing and may simply be asked again.
+        raise ConcurrentWrite(record, "新宗地代码") from None
     return {**result, **out}
 
 
