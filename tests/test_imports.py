@@ -104,6 +104,22 @@ def test_mapping_unit_column_and_user_override():
         parse_mapping('[fields.nonsense]\ncolumns = ["x"]\n', default_mapping())
 
 
+
+@pytest.mark.parametrize("text, needle", [
+    ('fields = "宗地代码"', "fields 应为表"),
+    ('[fields]\ncode = "宗地代码"', "fields.code 应为表"),
+    ('[fields.code]\ncolumns = "宗地代码"', "fields.code.columns 应为列名的列表"),  # not read letter by letter
+    ('[fields.code]\ncolumns = ["宗地代码", 7]', "fields.code.columns 应为列名的列表"),
+    ('[fields.code]\nlabel = 3', "fields.code.label 应为文字"),
+    ('[fields.code]\ncolumn = ["宗地代码"]', "fields.code.column 不是可用的设置"),
+    ('units = ["亩"]', "units 应为表"),
+    ('[units]\narea = "亩"', "units.area 应为“写法 = 单位”的表"),
+])
+def test_a_mapping_file_of_the_wrong_shape_is_refused_naming_the_key(text, needle):
+    with pytest.raises(ValueError, match=needle):
+        parse_mapping(text, default_mapping())
+
+
 # --------------------------------------------------------------------------- dry run
 def test_dry_run_reports_every_problem_with_its_source_and_writes_nothing(db, tmp_path):
     registry.register_parcels(db, [ParcelDraft(code=code(90), geometry=rect(5), county="魏都区",

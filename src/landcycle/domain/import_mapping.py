@@ -91,9 +91,37 @@ def _norm(name: str) -> str:
 
 
 # --------------------------------------------------------------------------- parsing
+_FIELD_KEYS = {"columns": list, "label": str, "kind": str, "default_unit": str}
+
+
+def _check_shape(data: dict) -> None:
+    """Refuse a mapping file whose tables or values have the wrong shape, naming the key (a
+    string where a list of column names belongs would otherwise be read letter by letter)."""
+    fields, units = data.get("fields", {}), data.get("units", {})
+    if not isinstance(fields, dict):
+        raise ValueError("映射文件中的 fields 应为表（[fields.字段名]），实际为" + type(fields).__name__)
+    for name, spec in fields.items():
+        if not isinstance(spec, dict):
+            raise ValueError(f"映射文件中的 fields.{name} 应为表（columns = [...] 等），实际为 {spec!r}")
+        for key, value in spec.items():
+            want = _FIELD_KEYS.get(key)
+            if want is None:
+                raise ValueError(f"映射文件中的 fields.{name}.{key} 不是可用的设置（可用：{'、'.join(_FIELD_KEYS)}）")
+            if not isinstance(value, want) or (want is list and not all(isinstance(c, str) for c in value)):
+                raise ValueError(f"映射文件中的 fields.{name}.{key} 应为"
+                                 + ("列名的列表，如 [\"宗地代码\", \"ZDDM\"]" if want is list else "文字")
+                                 + f"，实际为 {value!r}")
+    if not isinstance(units, dict):
+        raise ValueError("映射文件中的 units 应为表（[units.面积] 等），实际为" + type(units).__name__)
+    for kind, aliases in units.items():
+        if not isinstance(aliases, dict) or not all(isinstance(u, str) for u in aliases.values()):
+            raise ValueError(f"映射文件中的 units.{kind} 应为“写法 = 单位”的表，实际为 {aliases!r}")
+
+
 def parse_mapping(text: str, base: ImportMapping | None = None) -> ImportMapping:
     """A mapping from TOML text; with ``base``, the text overrides/extends it."""
     data = tomllib.loads(text)
+    _check_shape(data)
     fields = {k: FieldSpec(v.name, v.label, list(v.columns), v.kind, v.default_unit)
               for k, v in (base.fields.items() if base else [])}
     for name, spec in (data.get("fields") or {}).items():
