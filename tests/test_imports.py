@@ -289,6 +289,31 @@ def test_cli_import_dry_run_import_list_undo(db, tmp_path, monkeypatch):
     assert res.exit_code == 0 and count(db) == 0
 
 
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # the face over the service above: SQLite only
+def test_cli_import_reads_the_layer_named(db, tmp_path, monkeypatch):
+    """A GeoPackage written by GDAL with two layers: the first spatial one is read unless
+    ``--layer`` names another; a layer not in the file is a message naming the layers there."""
+    import numpy as np
+    import pyogrio
+
+    from conftest import run_cli
+
+    src = tmp_path / "two.gpkg"
+    for layer, ks in (("界址", [0]), ("宗地", [1, 2])):
+        pyogrio.raw.write(src, np.array([shapely.to_wkb(rect(k)) for k in ks], dtype=object),
+                          field_data=[np.array([code(k + 1) for k in ks], dtype=object)], fields=["宗地代码"],
+                          geometry_type="Polygon", crs="EPSG:4490", driver="GPKG", layer=layer,
+                          append=src.exists())
+    assert [str(n) for n, _ in pyogrio.list_layers(src)] == ["界址", "宗地"]
+    args = ["import", str(src), "--zone", "魏都产业集聚区", "--dry-run"]
+    out = run_cli(db.url, *args).stdout
+    assert "将新建 1 宗" in out and "读取了“界址”" in out
+    assert "将新建 2 宗" in run_cli(db.url, *args, "--layer", "宗地").stdout
+    res = run_cli(db.url, *args, "--layer", "地块", check=False)
+    assert res.exit_code == 2 and "没有图层“地块”（文件含图层：界址、宗地）" in res.stderr
+    assert count(db) == 0
+
+
 # --------------------------------------------------------------------------- 权利人 (owners)
 USCC_B = credit_code_with_check("91411002MA44YYYY0")
 USCC_C = credit_code_with_check("91411002MA44WWWW0")

@@ -547,6 +547,7 @@ def show_verdicts(
 def import_file(
     file: str = typer.Argument(..., help="GIS文件（Shapefile、GeoPackage、GeoJSON、DXF…）或界址点坐标表"),
     dry_run: bool = typer.Option(False, "--dry-run", help="只检查并出报告，不写入"),
+    layer: Optional[str] = typer.Option(None, "--layer", help="图层名（GeoPackage、File Geodatabase 等含多个图层时；缺省取第一个空间图层）"),
     crs: Optional[str] = typer.Option(None, "--crs", help="源坐标系（如 EPSG:4526）；缺省时从文件识别或推断"),
     encoding: Optional[str] = typer.Option(None, "--encoding", help="属性表编码（如 GBK、UTF-8）"),
     central_meridian: Optional[float] = typer.Option(None, "--central-meridian", help="高斯-克吕格中央经线（度）"),
@@ -567,7 +568,7 @@ def import_file(
 
     db = _ready_db()
     try:
-        batch = imports.read_for_import(db, file, county=county, encoding=encoding, crs=crs,
+        batch = imports.read_for_import(db, file, county=county, layer=layer, encoding=encoding, crs=crs,
                                         central_meridian=central_meridian, convert_gcj=convert_gcj)
         opts = dict(mapping=mapping, county=county, zone=zone, repair=repair, update=update,
                     overlap_tolerance_m2=overlap_tolerance)

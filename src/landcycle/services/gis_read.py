@@ -188,6 +188,9 @@ def _read_vector(p: Path, driver: str, layer, encoding: str | None) -> SourceBat
         layers = pyogrio.list_layers(p)
     except Exception as exc:  # GDAL cannot open it at all
         raise _fail(p, f"无法读取文件 {p.name}（{driver}）：{exc}") from None
+    names = [str(n) for n, _g in layers]
+    if layer is not None and str(layer) not in names:
+        raise _fail(p, f"文件 {p.name} 中没有图层“{layer}”（文件含图层：{'、'.join(names) or '无'}）")
     if layer is None and len(layers) > 1:
         spatial = [str(n) for n, g in layers if g is not None]
         layer = spatial[0] if spatial else str(layers[0][0])
