@@ -294,9 +294,13 @@ def run_cli(db_url: str, *args: str, check: bool = True, input: str | None = Non
 
     from typer.testing import CliRunner
 
-    from landcycle.faces.cli import app
+    from landcycle.faces import cli
 
-    res = CliRunner().invoke(app, list(args), input=input, env={"LANDCYCLE_DATABASE_URL": db_url, "COLUMNS": "200"})
+    # The consoles were made at import, where a worker process without a terminal may have fixed
+    # their width (80): make it wide, so tables and messages are not wrapped mid-phrase.
+    for console in (cli.console, cli.err_console):
+        console.width = 200
+    res = CliRunner().invoke(cli.app, list(args), input=input, env={"LANDCYCLE_DATABASE_URL": db_url, "COLUMNS": "200"})
     assert res.exception is None or isinstance(res.exception, SystemExit), "".join(
         traceback.format_exception(*res.exc_info))
     assert "Traceback" not in res.output
