@@ -20,7 +20,7 @@ from sqlalchemy import select
 from conftest import PASSWORD, bearer
 from landcycle.domain.access import PUBLIC_STATES
 from landcycle.services import accounts as account_service
-from landcycle.services import demo, evaluation
+from landcycle.services import demo, disposal, evaluation
 from landcycle.storage.schema import Enterprise, Jurisdiction, Occupancy, Parcel
 
 #: Keys the public must never receive (DOMAIN.md §1: no tax, output or credit data).
@@ -36,7 +36,9 @@ CREDIT_CODE = re.compile(r"\b[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}\
 @pytest.fixture
 def world(db, api):
     demo.generate_demo(db)
-    evaluation.evaluate(db, 2020, actor="测试")
+    run = evaluation.evaluate(db, 2020, actor="测试")
+    # 处置台账 (issue 8): entries from the run and the parcel states, so /api/disposal/* answer with data
+    disposal.open_from_evaluation(db, actor="测试", run_id=run.run_id, states=True, opened_on="2021-03-01")
     account_service.add_user(db, "city", PASSWORD, "city_admin", jurisdiction="411000")
     account_service.add_user(db, "weidu_zone", PASSWORD, "zone_manager", jurisdiction="魏都产业集聚区")
     with db.reader() as s:
@@ -69,8 +71,10 @@ def _params(world) -> dict[str, list[str]]:
         "collectionId": ["parcels", "zones"], "featureId": [world["other_parcel"]],
         "plan_id": ["1"],  # plan tasks (issue 8): public gazette, no parcel data
         "year": ["2026"], "category": ["county", "zone"],  # 增存挂钩 / 考评 (issue 8)
+        "quarter": ["1"],  # 季度通报 (issue 8): /api/bulletins/{year}/Q{quarter}.docx|.pdf
         # issue 7 workflows: approval cases, split applications, a zone's 区域评估 (public)
         "case_id": ["1"], "app_id": ["1"], "zone": ["魏都产业集聚区", "长葛市产业集聚区"],
+        "oversight_case_id": ["1"],  # 挂牌督办 (issue 8): internal, 404 outside the caller's view
     }
 
 

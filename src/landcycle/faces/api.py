@@ -51,6 +51,8 @@ from . import routes_kaoping
 from . import routes_plans
 from . import routes_bulletin
 from .auth import current_principal
+from . import routes_oversight
+from . import routes_disposal
 from .errors import ERROR_RESPONSES
 from .paging import MAX_OFFSET, page_links, parse_sort
 from .editing import etag
@@ -369,6 +371,8 @@ def create_app(db: "Database | None" = None, settings: Settings | None = None) -
     app.include_router(routes_bulletin.build_router())
 
     app.include_router(pages.build_router(STATIC_DIR, settings.basemap_url))
+    app.include_router(routes_oversight.build_router())
+    app.include_router(routes_disposal.build_router())
     _declare_security(app)
 
     if STATIC_DIR.exists():

@@ -1502,6 +1502,425 @@ def kaoping_rhythm(year: int = typer.Option(..., "--year", help="考评年度"))
     console.print(t)
 
 
+@app.command("bulletin")
+def bulletin_command(year: int = typer.Argument(..., help="年度"),
+                     quarter: int = typer.Argument(..., help="季度（1–4）"),
+                     fmt: str = typer.Option("docx", "--format", help="docx（Word）或 pdf"),
+                     out: Optional[str] = typer.Option(None, "--out", help="输出文件（缺省：当前目录下的“…季度百园增效工作通报”）"),
+                     as_of: Optional[str] = typer.Option(None, "--as-of", help="数据截至日期 YYYY-MM-DD（缺省：季度末或今天）")):
+    """生成季度工作通报（考评排名、消化处置进展、逾期任务、增存挂钩指标分配；表格和图表），见 docs/bulletin.md。"""
+    from pathlib import Path
+
+    from ..domain.errors import Problem
+    from ..services import bulletin
+
+    if fmt not in ("docx", "pdf"):
+        _fail(ValidationFailed(Problem("季度通报", "--format", f"应为 docx 或 pdf，实际为 {fmt!r}")))
+    day = _day(as_of, "--as-of") if as_of else None
+    db = _ready_db()
+    with console.status("正在汇总考评排名、消化处置进展、逾期任务和指标分配…") as status:
+        data = _call(bulletin.gather, db, year, quarter, viewer=SYSTEM, as_of=day)
+        status.update("正在生成 Word 文档和图表…" if fmt == "docx" else "正在生成文档并由 LibreOffice 转换为 PDF…")
+        content = _call(bulletin.render_docx if fmt == "docx" else bulletin.render_pdf, data)
+    target = Path(out) if out else Path(bulletin.file_name(data, fmt))
+    target.write_bytes(content)
+    console.print(f"[green]已生成[/]《{data.title}》（数据截至 {data.as_of}）：{target}（{len(content) // 1024} KiB）")
+
+
+# =========================================================================== 挂牌督办 / 再开发监管协议 (issue 8 item 2)
+oversight_app = typer.Typer(help="挂牌督办：挂牌、报送进展、销号、各产业集聚区“2宗以上”对照、导出台账；"
+                                 "再开发监管协议：登记、到期核查、追缴（docs/oversight.md）。", no_args_is_help=True)
+app.add_typer(oversight_app, name="oversight")
+agreement_app = typer.Typer(help="低效用地再开发监管协议：登记（目标、优惠、退出条款）、到期核查、追缴清单与结果。",
+                            no_args_is_help=True)
+oversight_app.add_typer(agreement_app, name="agreement")
+
+
+def _opt_day(value: Optional[str], field: str):
+    return None if value is None else _day(value, field)
+
+
+@oversight_app.command("list")
+def oversight_list(zone: Optional[str] = typer.Option(None, "--zone", help="产业集聚区（代码、名称或别名）"),
+                   status: Optional[str] = typer.Option(None, "--status", help="open（督办中）、lifted（已销号）或 all"),
+                   level: Optional[str] = typer.Option(None, "--level", help="city（市级）或 county（县级）"),
+                   as_json: bool = typer.Option(False, "--json", help="以JSON输出")):
+    """列出挂牌督办事项（含最新进展）。"""
+    from ..services import oversight
+
+    db = _ready_db()
+    out = _call(oversight.list_cases, db, SYSTEM, zone=zone, status=status, level=level)
+    if as_json:
+        _print_json(out)
+        return
+    t = Table(title=f"挂牌督办事项（截至 {out['as_of']}，{out['count']} 项）")
+    for c in ("编号", "宗地代码", "产业集聚区", "级别", "挂牌时状态", "挂牌日期", "完成时限", "牵头单位", "状态", "最新进展"):
+        t.add_column(c)
+    for c in out["cases"]:
+        last = c["progress"][-1] if c["progress"] else None
+        state = c["status_label"] + (f"（逾期{c['days_overdue']}天）" if c["overdue"] else "")
+        t.add_row(str(c["id"]), c["parcel_code"], c["zone"] or "—", c["level_label"], c["state_at_listing_label"],
+                  c["listed_on"], c["deadline"], c["lead"], state, f"{last['reported_on']} {last['text']}" if last else "—")
+    console.print(t)
+
+
+@oversight_app.command("open")
+def oversight_open(code: str = typer.Argument(..., help="宗地代码"),
+                   level: str = typer.Option(..., "--level", help="city（市级）或 county（县级）"),
+                   unit: str = typer.Option(..., "--by", help="挂牌督办单位，如 许昌市百园增效行动领导小组办公室"),
+                   reason: str = typer.Option(..., "--reason", help="督办事由"),
+                   requirement: str = typer.Option(..., "--requirement", help="督办要求"),
+                   deadline: str = typer.Option(..., "--deadline", help="完成时限 YYYY-MM-DD"),
+                   units: list[str] = typer.Option(..., "--unit", help="责任单位（可重复，第一个为牵头单位）"),
+                   listed_on: Optional[str] = typer.Option(None, "--date", help="挂牌日期（缺省今天）"),
+                   document_no: Optional[str] = typer.Option(None, "--document", help="督办文号"),
+                   actor: str = typer.Option("cli", "--actor", help="操作人")):
+    """挂牌督办一宗地（一宗地同时只能有一个督办中的事项）。"""
+    from ..domain.access import system_principal
+    from ..services import oversight
+
+    db = _ready_db()
+    c = _call(oversight.open_case, db, code, system_principal(actor), level=level, listed_by_unit=unit, reason=reason,
+              requirement=requirement, deadline=_day(deadline, "--deadline"), units=units,
+              listed_on=_opt_day(listed_on, "--date"), document_no=document_no)
+    counted = "，计入“每个产业集聚区2宗以上”要求" if c["counts_toward_requirement"] else ""
+    console.print(f"[green]已挂牌督办[/]：事项 {c['id']}，宗地 {c['parcel_code']}（{c['state_at_listing_label']}{counted}），"
+                  f"{c['level_label']}，完成时限 {c['deadline']}，牵头单位 {c['lead']}。")
+
+
+@oversight_app.command("report")
+def oversight_report(case_id: int = typer.Argument(..., help="事项编号"),
+                     text: str = typer.Option(..., "--text", help="进展情况"),
+                     on: Optional[str] = typer.Option(None, "--date", help="进展日期（缺省今天）"),
+                     actor: str = typer.Option("cli", "--actor", help="报送人")):
+    """报送一条督办进展（只能追加）。"""
+    from ..domain.access import system_principal
+    from ..services import oversight
+
+    db = _ready_db()
+    r = _call(oversight.add_progress, db, case_id, system_principal(actor), text=text,
+              reported_on=_opt_day(on, "--date"))
+    console.print(f"[green]已报送[/]：事项 {case_id} 的进展（{r['reported_on']}，记录 {r['id']}）。")
+
+
+@oversight_app.command("lift")
+def oversight_lift(case_id: int = typer.Argument(..., help="事项编号"),
+                   result: str = typer.Option(..., "--result", help="销号结果（处置成效）"),
+                   version: int = typer.Option(..., "--version", help="事项当前版本号（oversight list --json）"),
+                   on: Optional[str] = typer.Option(None, "--date", help="销号日期（缺省今天）"),
+                   actor: str = typer.Option("cli", "--actor", help="操作人")):
+    """销号：写明结果和日期。"""
+    from ..domain.access import system_principal
+    from ..services import oversight
+
+    db = _ready_db()
+    c = _call(oversight.lift_case, db, case_id, system_principal(actor), version, result=result,
+              lifted_on=_opt_day(on, "--date"))
+    console.print(f"[green]已销号[/]：事项 {c['id']}（宗地 {c['parcel_code']}）于 {c['lifted_on']} 销号：{c['lift_result']}")
+
+
+@oversight_app.command("zones")
+def oversight_zones(as_of: Optional[str] = typer.Option(None, "--as-of", help="统计日期（缺省今天）"),
+                    as_json: bool = typer.Option(False, "--json", help="以JSON输出")):
+    """各产业集聚区挂牌督办宗数与“2021年年底以前每个产业集聚区挂牌督办2宗以上”（000:797）对照。"""
+    from ..services import oversight
+
+    db = _ready_db()
+    out = _call(oversight.zone_counts, db, SYSTEM, as_of=_opt_day(as_of, "--as-of"))
+    if as_json:
+        _print_json(out)
+        return
+    t = Table(title=f"挂牌督办对照（截至 {out['as_of']}；要求 {out['due']} 前每区批而未供/闲置 {out['minimum']} 宗以上）")
+    for c in ("产业集聚区", "督办中", "累计挂牌", "批而未供/闲置（累计）", "期限内计入", "差额", "结论"):
+        t.add_column(c)
+    for z in out["zones"]:
+        verdict = "[green]达标[/]" if z["met"] else ("[red]未达标（已过期限）[/]" if z["overdue"] else "[yellow]未达标[/]")
+        t.add_row(z["zone"], str(z["open"]), str(z["listed"]), str(z["counted_listed"]), str(z["counted_by_due"]),
+                  str(z["shortfall"]), verdict)
+    console.print(t)
+
+
+@oversight_app.command("export")
+def oversight_export(path: str = typer.Argument(..., help="输出文件（.xlsx）"),
+                     zone: Optional[str] = typer.Option(None, "--zone", help="只导出一个产业集聚区"),
+                     as_of: Optional[str] = typer.Option(None, "--as-of", help="统计日期（缺省今天）")):
+    """导出挂牌督办台账（汇总表 + 各产业集聚区分表，可打印归档）。"""
+    from pathlib import Path
+
+    from ..services import oversight
+
+    db = _ready_db()
+    data = _call(oversight.export_cases_xlsx, db, SYSTEM, as_of=_opt_day(as_of, "--as-of"), zone=zone)
+    Path(path).write_bytes(data)
+    console.print(f"[green]已导出[/]：{path}")
+
+
+def _reward_option(text: str, i: int) -> dict:
+    from ..domain.errors import Problem
+
+    parts = text.split(":")
+    if len(parts) not in (3, 4):
+        _fail(ValidationFailed(Problem("再开发监管协议", f"--reward[{i}]",
+                                       "格式应为 类别:金额(万元):给予日期[:文号]，如 财政奖补:120:2021-06-01")))
+    try:
+        amount = float(parts[1])
+    except ValueError:
+        amount = parts[1]
+    return {"kind": parts[0], "amount_wan": amount, "granted_on": parts[2],
+            "document_no": parts[3] if len(parts) == 4 else None}
+
+
+@agreement_app.command("add")
+def agreement_add(code: str = typer.Argument(..., help="宗地代码（低效用地）"),
+                  enterprise: str = typer.Option(..., "--enterprise", help="企业统一社会信用代码"),
+                  number: str = typer.Option(..., "--number", help="协议编号"),
+                  signed_on: str = typer.Option(..., "--signed", help="签订日期"),
+                  check_date: str = typer.Option(..., "--check-date", help="约定核查日期"),
+                  exit_terms: str = typer.Option(..., "--exit-terms", help="退出条款"),
+                  investment: Optional[float] = typer.Option(None, "--investment-intensity", help="投资强度目标（万元/亩）"),
+                  tax: Optional[float] = typer.Option(None, "--tax-per-mu", help="亩均税收目标（万元/亩）"),
+                  plot_ratio: Optional[float] = typer.Option(None, "--plot-ratio", help="容积率目标"),
+                  completion: Optional[str] = typer.Option(None, "--completion-by", help="约定竣工日期"),
+                  tax_year: Optional[int] = typer.Option(None, "--tax-year", help="亩均税收核查年度（缺省：核查日期上一年）"),
+                  reward: list[str] = typer.Option([], "--reward", help="已给予的优惠 类别:金额:日期[:文号]（可重复）"),
+                  actor: str = typer.Option("cli", "--actor", help="操作人")):
+    """登记低效用地再开发监管协议（000:1114）。"""
+    from ..domain.access import system_principal
+    from ..services import oversight
+
+    targets = {k: v for k, v in (("investment_intensity", investment), ("tax_per_mu", tax),
+                                 ("plot_ratio", plot_ratio)) if v is not None}
+    db = _ready_db()
+    a = _call(oversight.add_agreement, db, code, system_principal(actor), agreement_no=number, enterprise=enterprise,
+              signed_on=_day(signed_on, "--signed"), check_date=_day(check_date, "--check-date"), targets=targets,
+              exit_terms=exit_terms, target_completion_date=_opt_day(completion, "--completion-by"), tax_year=tax_year,
+              rewards=[_reward_option(r, i) for i, r in enumerate(reward, 1)])
+    console.print(f"[green]已登记[/]：协议 {a['agreement_no']}（编号 {a['id']}，版本 {a['version']}），宗地 {a['parcel_code']}，"
+                  f"{a['enterprise']['name']}，{a['check_date']} 核查；优惠 {len(a['rewards'])} 项共 {a['rewards_total_wan']:g} 万元。")
+
+
+@agreement_app.command("assess")
+def agreement_assess(agreement_id: int = typer.Argument(..., help="协议编号（id）"),
+                     version: int = typer.Option(..., "--version", help="协议当前版本号"),
+                     investment_wan: Optional[float] = typer.Option(None, "--investment", help="固定资产投资（万元；开发建设情况未登记时）"),
+                     plot_ratio: Optional[float] = typer.Option(None, "--plot-ratio", help="实测容积率（开发建设情况未登记时）"),
+                     as_json: bool = typer.Option(False, "--json", help="以JSON输出"),
+                     actor: str = typer.Option("cli", "--actor", help="操作人")):
+    """到期核查：逐项对照约定目标；未达标则生成追缴清单。"""
+    from ..domain.access import system_principal
+    from ..services import oversight
+
+    db = _ready_db()
+    a = _call(oversight.assess_agreement, db, agreement_id, system_principal(actor), version,
+              investment_wan=investment_wan, plot_ratio=plot_ratio)
+    if as_json:
+        _print_json(a)
+        return
+    for f in a["assessment"]["findings"]:
+        console.print(("[green]✔[/] " if f["met"] else "[red]✘[/] ") + f["reason"])
+    console.print(f"结论：{a['status_label']}" + (f"；追缴 {len(a['clawbacks'])} 项共 {a['clawback_pending_wan']:g} 万元"
+                                                if a["clawbacks"] else ""))
+
+
+@agreement_app.command("clawback")
+def agreement_clawback(clawback_id: Optional[int] = typer.Argument(None, help="追缴事项编号（不填则列出追缴清单）"),
+                       status: Optional[str] = typer.Option(None, "--status", help="recovered（已追缴）或 waived（免予追缴）"),
+                       version: Optional[int] = typer.Option(None, "--version", help="追缴事项当前版本号"),
+                       recovered: Optional[float] = typer.Option(None, "--amount", help="实际追缴金额（万元，缺省为应追缴金额）"),
+                       note: Optional[str] = typer.Option(None, "--note", help="说明（免予追缴须写明理由）"),
+                       on: Optional[str] = typer.Option(None, "--date", help="日期（缺省今天）"),
+                       as_json: bool = typer.Option(False, "--json", help="以JSON输出"),
+                       actor: str = typer.Option("cli", "--actor", help="操作人")):
+    """列出追缴清单，或登记一项追缴的结果。"""
+    from ..domain.access import system_principal
+    from ..services import oversight
+
+    db = _ready_db()
+    if clawback_id is None:
+        out = _call(oversight.clawbacks, db, SYSTEM)
+        if as_json:
+            _print_json(out)
+            return
+        t = Table(title=f"追缴清单（{out['count']} 项，待追缴 {out['pending_wan']:g} 万元）")
+        for c in ("编号", "协议", "宗地", "企业", "优惠", "应追缴(万元)", "状态", "版本"):
+            t.add_column(c)
+        for c in out["clawbacks"]:
+            t.add_row(str(c["id"]), c["agreement_no"], c["parcel_code"], c["enterprise"], c["kind_label"],
+                      f"{c['amount_wan']:g}", c["status_label"], str(c["version"]))
+        console.print(t)
+        return
+    if status is None or version is None:
+        from ..domain.errors import Problem
+
+        _fail(ValidationFailed(Problem(f"追缴事项 {clawback_id}", "--status/--version", "登记结果须同时给出 --status 和 --version")))
+    c = _call(oversight.settle_clawback, db, clawback_id, system_principal(actor), version, status=status,
+              settled_on=_opt_day(on, "--date"), recovered_wan=recovered, note=note)
+    console.print(f"[green]已登记[/]：追缴事项 {c['id']}（{c['kind_label']}）{c['status_label']}，{c['settled_on']}。")
+
+
+# =========================================================================== 处置台账 (issue 8 items 1, 3)
+disposal_app = typer.Typer(help="批而未供、闲置和低效用地处置台账（一宗一策）与消化处置率")
+app.add_typer(disposal_app, name="disposal")
+
+
+def _disposal_entry_line(e: dict) -> str:
+    return (f"台账 {e['id']}（版本号 {e['version']}）：{e['parcel']} {e['category_label']} {e['status_label']}"
+            + (f"，处置结果 {e['outcome_label']}（{e['closed_on']}）" if e["outcome"] else ""))
+
+
+@disposal_app.command("open-from")
+def disposal_open_from(run_id: Optional[int] = typer.Option(None, "--run", help="评价批次编号：按其闲置、低效认定建立"),
+                       states: bool = typer.Option(False, "--states", help="按宗地现状（批而未供、闲置、低效）建立"),
+                       opened_on: Optional[str] = typer.Option(None, "--opened-on", help="立账日期（缺省为今天）"),
+                       actor: str = typer.Option("cli", "--actor", help="操作人")):
+    """按评价结果和/或宗地现状批量建立台账（一次事务；已有未办结台账的不重复建立，可重复执行）。"""
+    from ..services import disposal
+
+    out = _call(disposal.open_from_evaluation, _ready_db(), actor=actor, run_id=run_id, states=states,
+                opened_on=opened_on)
+    console.print(f"[green]新建台账 {out['created']} 条[/]（候选 {out['candidates']} 条，已有未办结 {out['already_open']} 条）")
+    for cat, n in out["by_category"].items():
+        console.print(f"  {disposal.LedgerCategory(cat).label}：{n}")
+
+
+@disposal_app.command("add")
+def disposal_add(parcel: str = typer.Argument(..., help="宗地代码"),
+                 category: str = typer.Argument(..., help="类别：批而未供、闲置、低效·产业转型类… 或其英文值"),
+                 reason: str = typer.Option(..., "--reason", help="立账理由（必填）"),
+                 opened_on: Optional[str] = typer.Option(None, "--opened-on", help="立账日期（缺省为今天）"),
+                 cause: Optional[str] = typer.Option(None, "--cause", help="形成原因"),
+                 measure: Optional[str] = typer.Option(None, "--measure", help="处置措施：自主开发、政府收储、国有投资公司参与、府院联动司法处置"),
+                 plan: Optional[str] = typer.Option(None, "--plan", help="一宗一策处置方案"),
+                 due: Optional[str] = typer.Option(None, "--due", help="完成时限 YYYY-MM-DD"),
+                 units: Optional[str] = typer.Option(None, "--units", help="责任单位，顿号分隔，第一个为牵头单位"),
+                 actor: str = typer.Option("cli", "--actor", help="操作人")):
+    """人工建立一条台账。"""
+    from ..services import disposal
+
+    e = _call(disposal.open_entry, _ready_db(), parcel, category, actor=actor, reason=reason, opened_on=opened_on,
+              cause=cause, measure=measure, plan=plan, due_date=due, units=units)
+    console.print(f"[green]已建立[/] {_disposal_entry_line(e)}")
+
+
+@disposal_app.command("list")
+def disposal_list(zone: Optional[str] = typer.Option(None, "--zone", help="产业集聚区"),
+                  county: Optional[str] = typer.Option(None, "--county", help="县(市、区)或管委会"),
+                  category: Optional[str] = typer.Option(None, "--category", help="类别"),
+                  status: Optional[str] = typer.Option(None, "--status", help="open 处置中 / closed 已办结"),
+                  limit: int = typer.Option(100, "--limit", min=1, max=100000, help="最多显示条数"),
+                  as_json: bool = typer.Option(False, "--json", help="以JSON输出")):
+    """列出台账。"""
+    from ..services import disposal
+
+    items, total = _call(disposal.list_entries, _ready_db(), viewer="cli", zone=zone, county=county,
+                         category=category, status=status, limit=limit)
+    if as_json:
+        _print_json({"items": items, "total": total})
+        return
+    t = Table(title=f"处置台账（共 {total} 条）")
+    for c in ("编号", "宗地", "类别", "面积(亩)", "处置措施", "完成时限", "牵头单位", "立账", "状态", "处置结果"):
+        t.add_column(c)
+    for e in items:
+        t.add_row(str(e["id"]), e["parcel"], e["category_label"], f"{e['area_mu']:.2f}", e["measure_label"] or "待研判",
+                  e["due_date"] or "—", e["lead_unit"] or "—", e["opened_on"], e["status_label"], e["outcome_label"] or "—")
+    console.print(t)
+
+
+@disposal_app.command("show")
+def disposal_show(entry_id: int = typer.Argument(..., help="台账编号")):
+    """一条台账及其进展报告（JSON）。"""
+    from ..services import disposal
+
+    _print_json(_call(disposal.get_entry, _ready_db(), entry_id, viewer="cli"))
+
+
+@disposal_app.command("update")
+def disposal_update(entry_id: int = typer.Argument(..., help="台账编号"),
+                    version: int = typer.Option(..., "--version", help="所依据的版本号"),
+                    cause: Optional[str] = typer.Option(None, "--cause", help="形成原因"),
+                    measure: Optional[str] = typer.Option(None, "--measure", help="处置措施"),
+                    plan: Optional[str] = typer.Option(None, "--plan", help="一宗一策处置方案"),
+                    due: Optional[str] = typer.Option(None, "--due", help="完成时限 YYYY-MM-DD"),
+                    units: Optional[str] = typer.Option(None, "--units", help="责任单位，顿号分隔，第一个为牵头单位"),
+                    actor: str = typer.Option("cli", "--actor", help="操作人")):
+    """修改台账（需版本号；过期时拒绝）。"""
+    from ..services import disposal
+
+    changes = {k: v for k, v in dict(cause=cause, measure=measure, plan=plan, due_date=due, units=units).items()
+               if v is not None}
+    e = _call(disposal.update_entry, _ready_db(), entry_id, changes, version, actor=actor)
+    console.print(f"[green]已修改[/] {_disposal_entry_line(e)}")
+
+
+@disposal_app.command("report")
+def disposal_report(entry_id: int = typer.Argument(..., help="台账编号"),
+                    text: str = typer.Option(..., "--text", help="进展情况"),
+                    reported_on: Optional[str] = typer.Option(None, "--date", help="报告日期（缺省为今天）"),
+                    percent: Optional[int] = typer.Option(None, "--percent", help="完成进度 0–100"),
+                    stage: Optional[str] = typer.Option(None, "--stage", help="阶段：研判、制定方案、实施中、收尾"),
+                    actor: str = typer.Option("cli", "--actor", help="报告人")):
+    """报送一次处置进展（只能追加）。"""
+    from ..services import disposal
+
+    r = _call(disposal.add_report, _ready_db(), entry_id, actor=actor, text=text, reported_on=reported_on,
+              percent=percent, stage=stage)
+    console.print(f"[green]已报送[/]进展 {r['id']}（{r['reported_on']}）")
+
+
+@disposal_app.command("close")
+def disposal_close(entry_id: int = typer.Argument(..., help="台账编号"),
+                   version: int = typer.Option(..., "--version", help="所依据的版本号"),
+                   outcome: str = typer.Option(..., "--outcome", help="处置结果：完成供地、完善用地手续、盘活、收回、再供应、依法处置、撤销认定、其他"),
+                   closed_on: Optional[str] = typer.Option(None, "--date", help="办结日期（缺省为今天）"),
+                   note: Optional[str] = typer.Option(None, "--note", help="办结说明"),
+                   actor: str = typer.Option("cli", "--actor", help="操作人")):
+    """以处置结果办结台账。"""
+    from ..services import disposal
+
+    e = _call(disposal.close_entry, _ready_db(), entry_id, version, actor=actor, outcome=outcome, closed_on=closed_on,
+              note=note)
+    console.print(f"[green]已办结[/] {_disposal_entry_line(e)}")
+
+
+@disposal_app.command("progress")
+def disposal_progress(as_of: Optional[str] = typer.Option(None, "--as-of", help="统计日期（缺省为今天）"),
+                      as_json: bool = typer.Option(False, "--json", help="以JSON输出")):
+    """截至某日各产业集聚区、县(市、区)和全市的消化处置率与盘活面积。"""
+    from ..services import disposal
+
+    day = _plan_day(as_of, "--as-of")
+    out = _call(disposal.progress, _ready_db(), as_of=day, viewer=SYSTEM)
+    if as_json:
+        _print_json(out)
+        return
+    t = Table(title=f"消化处置进度（截至 {out['as_of']}，目标 {out['goal_rate'] * 100:.0f}%）")
+    for c in ("辖区", f"认定({out['unit']})", f"已处置({out['unit']})", "消化处置率", "达标", "盘活(亩)", "台账", "已办结"):
+        t.add_column(c)
+    rows = ([out["city"]] if out["city"] else []) + out["counties"] + out["zones"]
+    for r in rows:
+        rate = "无数据" if r["rate"] is None else f"{r['rate'] * 100:.1f}%"
+        fmt = "{:.2f}" if out["basis"] == "area" else "{:.0f}"
+        t.add_row(r["name"], fmt.format(r["identified"]), fmt.format(r["disposed"]), rate,
+                  "是" if r["meets_goal"] else "否", f"{r['revived_mu']:.2f}", str(r["entries"]), str(r["closed_entries"]))
+    console.print(t)
+    console.print(out["formula"])
+
+
+@disposal_app.command("export")
+def disposal_export(output: str = typer.Argument(..., help="输出文件（.xlsx）"),
+                    zone: Optional[str] = typer.Option(None, "--zone", help="产业集聚区"),
+                    county: Optional[str] = typer.Option(None, "--county", help="县(市、区)或管委会"),
+                    status: Optional[str] = typer.Option(None, "--status", help="open 处置中 / closed 已办结")):
+    """导出台账为 Excel（报备归档格式）。"""
+    from ..services import disposal
+
+    from pathlib import Path
+
+    data, _ = _call(disposal.export_xlsx, _ready_db(), viewer="cli", zone=zone, county=county, status=status)
+    Path(output).write_bytes(data)
+    console.print(f"[green]已导出[/] {output}")
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -57,7 +57,11 @@ _OTHER_ENTITY_LABELS = {"users": "账号", "evaluation_publications": "评价结
                         "plan_progress_reports": "任务进展报告", "plan_milestone_completions": "节点完成记录",
                         "quota_runs": "增存挂钩测算", "quota_allocations": "新增用地指标分配",
                         "kaoping_rounds": "考评轮次", "kaoping_submissions": "考评自评与评分",
-                        "kaoping_scores": "考评得分"}
+                        "kaoping_scores": "考评得分",
+                        "oversight_cases": "挂牌督办事项", "oversight_progress": "挂牌督办进展",
+                        "redevelopment_agreements": "再开发监管协议", "redevelopment_rewards": "再开发优惠",
+                        "redevelopment_assessments": "再开发监管协议核查", "redevelopment_clawbacks": "优惠追缴",
+                        "disposal_entries": "处置台账", "disposal_reports": "处置台账进展报告"}
 #: Fields the trail can be sorted by.
 SORT_FIELDS = ("at", "actor", "entity", "action", "id")
 #: A time given without a zone is 北京时间 (the platform's users are all in UTC+8).

@@ -27,6 +27,8 @@ from . import standard_supply_schema  # noqa: F401  (区域评估 and 出让方�
 from . import notice_schema  # noqa: F401  (预警 runs, notices, deliveries, subscriptions, issue 7)
 from . import plan_schema  # noqa: F401  (plan tasks, reports, completions, issue 8)
 from . import kaoping_schema  # noqa: F401  (增存挂钩 quota runs, 考评 rounds and scores, issue 8)
+from . import oversight_schema  # noqa: F401  (挂牌督办 cases, 再开发监管协议, issue 8)
+from . import disposal_schema  # noqa: F401  (处置台账 entries and progress reports, issue 8)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
