@@ -28,6 +28,9 @@ PAGES: dict[str, str] = {
     "/work/ledgers": "ledgers.html",       # 批而未供 / 闲置 / 低效 台账
     "/work/warnings": "warnings.html",     # deadlines due and overdue
     "/work/import": "import.html",         # 标图入库: upload, dry-run report, confirm
+    "/work/plans": "plans.html",           # 计划任务: plan tasks, deadlines, quarterly reports
+    "/work/kaoping": "kaoping.html",       # 考评: rankings, 约谈 list, self-assessment and office scores
+    "/work/quota": "quota.html",           # 增存挂钩: new construction-land quota allocation
 }
 
 

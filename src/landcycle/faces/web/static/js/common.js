@@ -136,6 +136,9 @@ const WORK_NAV = [
   { href: '/work/ledgers', label: '台账', key: 'ledgers' },
   { href: '/work/warnings', label: '预警', key: 'warnings' },
   { href: '/work/import', label: '标图入库', key: 'import' },
+  { href: '/work/plans', label: '计划任务', key: 'plans' },
+  { href: '/work/kaoping', label: '考评', key: 'kaoping' },
+  { href: '/work/quota', label: '增存挂钩', key: 'quota' },
 ];
 
 /**
