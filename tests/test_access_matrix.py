@@ -70,6 +70,7 @@ def _params(world) -> dict[str, list[str]]:
         "username": ["city"], "layer": ["parcels", "supply", "zones"],
         "collectionId": ["parcels", "zones"], "featureId": [world["other_parcel"]],
         "plan_id": ["1"],  # plan tasks (issue 8): public gazette, no parcel data
+        "list_id": ["1", "999"],  # 年度可供土地清单 editions (issue 8): the demo's published edition
         "year": ["2026"], "category": ["county", "zone"],  # 增存挂钩 / 考评 (issue 8)
         "quarter": ["1"],  # 季度通报 (issue 8): /api/bulletins/{year}/Q{quarter}.docx|.pdf
         # issue 7 workflows: approval cases, split applications, a zone's 区域评估 (public)

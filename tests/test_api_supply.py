@@ -182,8 +182,9 @@ def test_entries_are_versioned_and_every_change_is_in_the_change_log(db, api, wo
         assert e.version == 2
         assert log.after["expected_price_wan"] == 999.5 and log.actor == "测试" and log.parcel_id == e.parcel_id
     assert api.get(f"/api/supply/{code}").json()["expected_price_wan"] == 999.5
-    # Withdrawn from publication (a draft again): the parcel stays listed, without the entry's facts.
+    # No longer current (a later edition left it off): the parcel leaves the public view, though
+    # still 可供 (publishing, not the state, decides — tests/test_supply_lists.py).
     with db.transaction(actor="测试") as s:
-        s.get(SupplyListEntry, entry_id).published_at = None
-    d = api.get(f"/api/supply/{code}").json()
-    assert d["expected_price_wan"] is None and d["supply_conditions"] is None and d["area_mu"] > 0
+        s.get(SupplyListEntry, entry_id).is_current = False
+    assert api.get(f"/api/supply/{code}").status_code == 404
+    assert code not in {i["code"] for i in api.get("/api/supply", params={"limit": 1000}).json()["items"]}

@@ -16,7 +16,16 @@ from enum import StrEnum
 
 from .vocabulary import Labelled, LandState
 
-#: States whose parcels the public sees: the land on the 年度可供土地清单 (000:757).
+#: What the public sees is the land on the current published editions of the 年度可供土地清单
+#: (000:757) — ``services.access.public_parcel_condition``, the one definition every reader uses.
+#: Of a published entry's parcel, the public sees it while its state is one of these (an offered
+#: parcel that has since been supplied is no longer offered): the candidates of a list (增量:
+#: 储备, 批而未供; 存量: 闲置, 低效, 收回) and 可供.
+OFFERED_STATES: frozenset[str] = frozenset({
+    LandState.RESERVE.value, LandState.APPROVED_UNSUPPLIED.value, LandState.LISTED.value,
+    LandState.IDLE.value, LandState.INEFFICIENT.value, LandState.RECLAIMED.value})
+#: Before any edition has been published (a database of records imported from lists approved on
+#: paper before the platform), the public sees the parcels in these states.
 PUBLIC_STATES: frozenset[str] = frozenset({LandState.LISTED.value})
 
 
@@ -78,7 +87,7 @@ class Principal:
     counties whose parcels outside any zone it may see (a zone inside a county's territory
     may be administered by a 管委会 directly under the city — 经开区 lies in 魏都区 — and
     then is not the county's); ``everywhere`` means every parcel (city-level accounts). An enterprise sees the parcels
-    it occupies (``enterprise_id``); the public sees only :data:`PUBLIC_STATES`.
+    it occupies (``enterprise_id``); the public sees only the published supply list.
     """
 
     username: str
@@ -118,13 +127,14 @@ class Principal:
             return zone_id in self.zone_ids
         return county_id is not None and county_id in self.county_ids
 
-    def sees_parcel(self, county_id: int | None, zone_id: int | None, state: str,
+    def sees_parcel(self, county_id: int | None, zone_id: int | None, on_public_list: bool,
                     occupied_by_own_enterprise: bool = False) -> bool:
-        """Whether the caller may read this parcel at all."""
+        """Whether the caller may read this parcel at all; ``on_public_list``: whether the
+        parcel is on the published supply list (``services.access.public_parcel_condition``)."""
         if self.role is Role.PUBLIC:
-            return state in PUBLIC_STATES
+            return on_public_list
         if self.role is Role.ENTERPRISE:
-            return occupied_by_own_enterprise or state in PUBLIC_STATES
+            return occupied_by_own_enterprise or on_public_list
         return self.covers(county_id, zone_id)
 
     def sees_confidential_of(self, county_id: int | None, zone_id: int | None,

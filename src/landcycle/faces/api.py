@@ -49,10 +49,11 @@ from . import routes_standard_supply
 from . import routes_notices
 from . import routes_kaoping
 from . import routes_plans
+from . import routes_supply_lists
 from . import routes_bulletin
-from .auth import current_principal
 from . import routes_oversight
 from . import routes_disposal
+from .auth import current_principal
 from .errors import ERROR_RESPONSES
 from .paging import MAX_OFFSET, page_links, parse_sort
 from .editing import etag
@@ -368,11 +369,12 @@ def create_app(db: "Database | None" = None, settings: Settings | None = None) -
     app.include_router(routes_notices.build_router())
     app.include_router(routes_kaoping.build_router())
     app.include_router(routes_plans.build_router())
+    app.include_router(routes_supply_lists.build_router())
     app.include_router(routes_bulletin.build_router())
-
-    app.include_router(pages.build_router(STATIC_DIR, settings.basemap_url))
     app.include_router(routes_oversight.build_router())
     app.include_router(routes_disposal.build_router())
+
+    app.include_router(pages.build_router(STATIC_DIR, settings.basemap_url))
     _declare_security(app)
 
     if STATIC_DIR.exists():

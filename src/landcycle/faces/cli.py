@@ -1758,6 +1758,141 @@ def agreement_clawback(clawback_id: Optional[int] = typer.Argument(None, help="�
     console.print(f"[green]已登记[/]：追缴事项 {c['id']}（{c['kind_label']}）{c['status_label']}，{c['settled_on']}。")
 
 
+# --------------------------------------------------------------------------- 年度可供土地清单 (issue 8, item 4)
+supply_list_app = typer.Typer(help="年度可供土地清单：编制、增删条目、提交审核、公布（需批准文件）、修订和历史版本。",
+                              no_args_is_help=True)
+app.add_typer(supply_list_app, name="supply-list")
+
+
+def _supply_list_print(view: dict, as_json: bool) -> None:
+    if as_json:
+        _print_json(view)
+        return
+    doc = view["document"]
+    console.print(f"[bold]{view['title']}[/]（编号 {view['id']}，第 {view['edition']} 版，{view['status_label']}，"
+                  f"版本号 {view['version']}）" + (f" 批准文件：{doc['title']}（{doc['number']}，{doc['date']}）" if doc else ""))
+    t = Table(title=f"{view['entry_count']} 宗，{view['area_mu']:g} 亩")
+    for c in ("宗地代码", "坐落", "面积(亩)", "类别", "供地方式", "成本/价格(万元)", "供地周期"):
+        t.add_column(c)
+    for e in view.get("entries", []):
+        t.add_row(e["code"], e["location"] or "", f"{e['area_mu']:g}", e["category_label"], e["supply_method_label"] or "",
+                  "" if e["expected_price_wan"] is None else f"{e['expected_price_wan']:g}", e["supply_cycle"])
+    console.print(t)
+
+
+@supply_list_app.command("compile")
+def supply_list_compile(year: int = typer.Option(..., "--year", help="清单年度"),
+                        jurisdiction: str = typer.Option("411000", "--jurisdiction", help="市或县(市、区)、管委会（代码或名称）"),
+                        title: Optional[str] = typer.Option(None, "--title", help="标题"),
+                        actor: str = typer.Option("cli", "--actor", help="编制人"),
+                        as_json: bool = typer.Option(False, "--json", help="以JSON输出")):
+    """按辖区内储备、批而未供、可供、闲置、低效和收回宗地编制清单草稿（条目带规则库缺省的成本、条件、程序和周期）。"""
+    from ..services import supply_lists
+
+    _supply_list_print(_call(supply_lists.compile_list, _ready_db(), year, jurisdiction, actor, title=title), as_json)
+
+
+@supply_list_app.command("show")
+def supply_list_show(list_id: int = typer.Argument(..., help="清单版本编号"),
+                     xlsx: Optional[str] = typer.Option(None, "--xlsx", help="另存为 Excel 文件（归档格式）"),
+                     as_json: bool = typer.Option(False, "--json", help="以JSON输出")):
+    """查看一个清单版本及其条目（--xlsx 导出 Excel）。"""
+    from pathlib import Path
+
+    from ..services import supply_lists
+
+    db = _ready_db()
+    _supply_list_print(_call(supply_lists.get_list, db, list_id, "cli"), as_json)
+    if xlsx:
+        _name, data = _call(supply_lists.export_xlsx, db, list_id, "cli")
+        Path(xlsx).write_bytes(data)
+        console.print(f"[green]已导出[/] {xlsx}")
+
+
+@supply_list_app.command("add")
+def supply_list_add(list_id: int = typer.Argument(..., help="清单版本编号"),
+                    code: str = typer.Argument(..., help="宗地代码"),
+                    version: int = typer.Option(..., "--version", help="清单版本的版本号"),
+                    price: Optional[float] = typer.Option(None, "--price", help="成本/价格（万元）"),
+                    cycle: Optional[str] = typer.Option(None, "--cycle", help="供地周期"),
+                    actor: str = typer.Option("cli", "--actor", help="编制人")):
+    """草稿增加一宗地（缺省供地信息按其类别取规则库值）。"""
+    from ..services import supply_lists
+
+    changes = {k: v for k, v in {"expected_price_wan": price, "supply_cycle": cycle}.items() if v is not None}
+    view = _call(supply_lists.add_entry, _ready_db(), list_id, code, actor, version, changes)
+    console.print(f"[green]已增加[/] {code}：{view['entry_count']} 宗，版本号 {view['version']}")
+
+
+@supply_list_app.command("remove")
+def supply_list_remove(list_id: int = typer.Argument(..., help="清单版本编号"),
+                       code: str = typer.Argument(..., help="宗地代码"),
+                       version: int = typer.Option(..., "--version", help="清单版本的版本号"),
+                       actor: str = typer.Option("cli", "--actor", help="编制人")):
+    """草稿移除一宗地。"""
+    from ..services import supply_lists
+
+    view = _call(supply_lists.remove_entry, _ready_db(), list_id, code, actor, version)
+    console.print(f"[green]已移除[/] {code}：{view['entry_count']} 宗，版本号 {view['version']}")
+
+
+@supply_list_app.command("submit")
+def supply_list_submit(list_id: int = typer.Argument(..., help="清单版本编号"),
+                       version: int = typer.Option(..., "--version", help="清单版本的版本号"),
+                       actor: str = typer.Option("cli", "--actor", help="提交人")):
+    """草稿提交审核。"""
+    from ..services import supply_lists
+
+    view = _call(supply_lists.submit, _ready_db(), list_id, actor, version)
+    console.print(f"[green]已提交审核[/]（版本号 {view['version']}）")
+
+
+@supply_list_app.command("publish")
+def supply_list_publish(list_id: int = typer.Argument(..., help="清单版本编号"),
+                        version: int = typer.Option(..., "--version", help="清单版本的版本号"),
+                        document: str = typer.Option(..., "--document", help="批准文件名称"),
+                        number: str = typer.Option(..., "--number", help="批准文号"),
+                        doc_date: str = typer.Option(..., "--date", help="批准日期 YYYY-MM-DD"),
+                        actor: str = typer.Option("cli", "--actor", help="审核人")):
+    """审核通过并公布：本版宗地成为本辖区公开的可供土地（云上看地、地图），替代此前版本。"""
+    from ..services import supply_lists
+
+    view = _call(supply_lists.publish, _ready_db(), list_id, actor, version,
+                 {"title": document, "number": number, "date": doc_date})
+    console.print(f"[green]已公布[/] {view['title']} 第 {view['edition']} 版：{view['entry_count']} 宗，{view['area_mu']:g} 亩")
+
+
+@supply_list_app.command("revise")
+def supply_list_revise(list_id: int = typer.Argument(..., help="已公布的清单版本编号"),
+                       actor: str = typer.Option("cli", "--actor", help="编制人")):
+    """由已公布版本复制出新版本草稿（已公布的版本不可修改）。"""
+    from ..services import supply_lists
+
+    view = _call(supply_lists.revise, _ready_db(), list_id, actor)
+    console.print(f"[green]已生成[/]第 {view['edition']} 版草稿（编号 {view['id']}，版本号 {view['version']}）")
+
+
+@supply_list_app.command("history")
+def supply_list_history(year: Optional[int] = typer.Option(None, "--year", help="年度"),
+                        jurisdiction: Optional[str] = typer.Option(None, "--jurisdiction", help="辖区"),
+                        as_json: bool = typer.Option(False, "--json", help="以JSON输出")):
+    """各清单版本（含已被替代的版本）。"""
+    from ..services import supply_lists
+
+    out = _call(supply_lists.history, _ready_db(), "cli", year=year, jurisdiction=jurisdiction)
+    if as_json:
+        _print_json(out)
+        return
+    t = Table(title="年度可供土地清单版本")
+    for c in ("编号", "年度", "辖区", "版次", "状态", "宗数", "面积(亩)", "公布时间", "批准文号"):
+        t.add_column(c)
+    for x in out["items"]:
+        t.add_row(str(x["id"]), str(x["year"]), x["jurisdiction_name"], str(x["edition"]), x["status_label"],
+                  str(x["entry_count"]), f"{x['area_mu']:g}", x["published_at"] or "—",
+                  (x["document"] or {}).get("number") or "—")
+    console.print(t)
+
+
 # =========================================================================== 处置台账 (issue 8 items 1, 3)
 disposal_app = typer.Typer(help="批而未供、闲置和低效用地处置台账（一宗一策）与消化处置率")
 app.add_typer(disposal_app, name="disposal")

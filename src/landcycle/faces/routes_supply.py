@@ -1,6 +1,7 @@
 """云上看地 over HTTP: the published 年度可供土地清单, for everyone (no sign-in).
 
-Only parcels on the list (``PUBLIC_STATES``) and only public facts (services/supply.py keeps an
+Only parcels on the current published editions (``services.access.public_parcel_condition``; editions
+are compiled and published through ``routes_supply_lists``) and only public facts (services/supply.py keeps an
 explicit whitelist): the same answer for every caller, signed in or not.
 """
 

@@ -8,14 +8,32 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 
-from ..domain.access import PUBLIC_STATES, Action, Principal, Role
+from ..domain.access import OFFERED_STATES, PUBLIC_STATES, Action, Principal, Role
 from ..domain.errors import Forbidden, NotFound
 from ..storage.schema import Occupancy, Parcel
+from ..storage.supply_schema import SupplyList, SupplyListEntry
+
+
+def public_parcel_condition(parcel=Parcel) -> ColumnElement[bool]:
+    """SQL condition on ``parcel`` selecting what the public sees — the one definition of the
+    public list (云上看地 list and page, API parcel reads, the ``supply`` tile layer): parcels with
+    a *current* entry (``is_current``: on a published edition no later published edition has
+    replaced) whose state still offers them (:data:`OFFERED_STATES`). Before any edition has ever
+    been published, the parcels in :data:`PUBLIC_STATES` (records of lists approved before the
+    platform). See docs/supply-list.md."""
+    # Own aliases, never correlated with the caller's query (which may join the entries itself).
+    entry, edition = SupplyListEntry.__table__.alias("public_entry"), SupplyList.__table__.alias("public_edition")
+    on_list = exists(select(entry.c.id).where(entry.c.parcel_id == parcel.id, entry.c.is_current.is_(True))
+                     .correlate_except(entry))
+    any_edition = exists(select(edition.c.id).where(edition.c.status.in_(("published", "superseded")))
+                         .correlate_except(edition))
+    return or_(and_(parcel.state.in_(sorted(OFFERED_STATES)), on_list),
+               and_(~any_edition, parcel.state.in_(sorted(PUBLIC_STATES))))
 
 
 def parcel_condition(p: Principal, parcel=Parcel) -> ColumnElement[bool]:
     """SQL condition on ``parcel`` (the Parcel class or an alias/table) selecting what ``p`` may read."""
-    published = parcel.state.in_(sorted(PUBLIC_STATES))
+    published = public_parcel_condition(parcel)
     if p.role is Role.PUBLIC:
         return published
     if p.role is Role.ENTERPRISE:

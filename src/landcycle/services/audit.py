@@ -43,6 +43,7 @@ ACTION_LABELS = {
 #: Labels of the audited tables that ``domain.labels.ENTITY_LABELS`` (the registry's) does not name.
 _OTHER_ENTITY_LABELS = {"users": "账号", "evaluation_publications": "评价结果公示",
                         "evaluation_objections": "评价结果异议", "supply_list_entries": "年度可供土地清单条目",
+                        "supply_lists": "年度可供土地清单版本",
                         # issue 7 workflows
                         "parcel_transitions": "生命周期流转", "approval_cases": "审批事项",
                         "approval_events": "审批事项记录", "split_applications": "分割转让申请",

@@ -249,8 +249,8 @@ def generate_demo(db: Database, scale: int | None = None, seed: int = 20211,
         world = _World(zones, n, seed, report)
         counts = world.write(conn, now, report)
         # 年度可供土地清单 entries for the listed parcels (云上看地), published for the demo's year.
-        counts["supply_entries"] = supply.write_demo_entries(session, DEMO_AS_OF.year, seed)
-        counts["change_log_rows"] += counts["supply_entries"]  # one "create" row each
+        counts["supply_entries"], logged = supply.write_demo_entries(session, DEMO_AS_OF.year, seed)
+        counts["change_log_rows"] += logged  # the published edition and a "create" row per entry
     return DemoResult(seconds=time.perf_counter() - t0, replaced_parcels=replaced, **counts)
 
 

@@ -1,15 +1,17 @@
 """云上看地: the published 年度可供土地清单 for everyone — a paged, filtered list and one parcel's
 public page — and the demo's synthetic list entries.
 
-What is public: only parcels in :data:`~landcycle.domain.access.PUBLIC_STATES` (the same set as
-the ``supply`` tile layer, so the map and the list agree), with an explicit whitelist of facts:
-the parcel's location, area, zone and county, land use, land source, planning conditions and
-标准地 flag, and from its published list entry (``supply_list_entries``) the expected price,
-conditions, procedure, cycle, suitable industries, 标准地 control indicators and a public office's
-phone. Nothing about enterprises, their figures, contracts or officials is read here at all.
+What is public: exactly the parcels ``services.access.public_parcel_condition`` selects — those
+on the current published editions of the list (``services.supply_lists`` compiles, reviews and
+publishes them), the same set as the ``supply`` tile layer and the public API parcel reads, so the
+map and the list agree — with an explicit whitelist of facts: the parcel's location, area, zone
+and county, land use, land source, planning conditions and 标准地 flag, and from its current list
+entry the expected price, conditions, procedure, cycle, suitable industries, 标准地 control
+indicators and a public office's phone. Nothing about enterprises, their figures, contracts or
+officials is read here at all.
 
-The list year shown is the newest year with a published entry; a listed parcel without an
-entry that year is still on the list (the facts of its parcel record only).
+The list year shown is the newest year of the current entries (None before any edition is
+published, when the legacy set — parcels in ``PUBLIC_STATES`` — is shown without entries).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from sqlalchemy.orm import Session, aliased
 
 from ..domain.access import PUBLIC_STATES
 from ..domain.errors import NotFound, Problem, ValidationFailed
+from ..domain.supply_list import category_label
 from ..domain.rules.standard_land import INDICATORS as STANDARD_INDICATORS
 from ..domain.vocabulary import (
     LandSource,
@@ -36,8 +39,8 @@ from ..storage.history import insert_with_history
 from ..storage.ids import BulkIdAllocator
 from ..storage.schema import Jurisdiction, Parcel
 from ..storage.json_lists import json_list_contains
-from ..storage.supply_schema import SupplyListEntry
-from . import registry, rules
+from ..storage.supply_schema import SupplyList, SupplyListEntry
+from . import access, registry, rules
 
 #: Fields the public list can be sorted by (API ``sort``).
 SUPPLY_SORT_FIELDS = ("code", "area_mu", "expected_price_wan", "county", "zone")
@@ -49,20 +52,20 @@ _STANDARD_CLASS_LABELS = {"traditional_industry": "传统工业类", "warehouse_
 
 # --------------------------------------------------------------------------- reading
 def _current_year(s: Session) -> int | None:
-    """The newest list year with a published entry (None: nothing published yet)."""
-    return s.scalar(select(func.max(SupplyListEntry.list_year)).where(SupplyListEntry.published_at.is_not(None)))
+    """The newest list year of the current (published) entries (None: nothing published yet)."""
+    return s.scalar(select(func.max(SupplyListEntry.list_year)).where(SupplyListEntry.is_current.is_(True)))
 
 
-def _public_rows(s: Session, year: int | None):
-    """Listed parcels left-joined to their published entry of ``year``, with zone and county."""
+def _public_rows(s: Session, year: int | None = None):
+    """The public parcels (``access.public_parcel_condition``) left-joined to their current
+    entry, with zone and county. (``year`` is unused: each parcel has at most one current entry.)"""
     zone, county = aliased(Jurisdiction), aliased(Jurisdiction)
-    entry_on = and_(SupplyListEntry.parcel_id == Parcel.id, SupplyListEntry.list_year == year,
-                    SupplyListEntry.published_at.is_not(None))
+    entry_on = and_(SupplyListEntry.parcel_id == Parcel.id, SupplyListEntry.is_current.is_(True))
     q = (select(Parcel, SupplyListEntry, zone, county)
          .outerjoin(SupplyListEntry, entry_on)
          .outerjoin(zone, zone.id == Parcel.zone_id)
          .join(county, county.id == Parcel.county_id)
-         .where(Parcel.state.in_(sorted(PUBLIC_STATES))))
+         .where(access.public_parcel_condition(Parcel)))
     return q, zone, county
 
 
@@ -158,6 +161,8 @@ def _summary(p: Parcel, e: SupplyListEntry | None, zone: Jurisdiction | None, co
         "is_standard_land": bool(p.is_standard_land),
         "plot_ratio_min": p.plot_ratio_min, "plot_ratio_max": p.plot_ratio_max,
         "list_year": e.list_year if e else None,
+        "category": e.category if e else None,
+        "category_label": category_label(e.category) if e and e.category else None,
         "supply_method_label": SupplyMethod(e.supply_method).label if e and e.supply_method else None,
         "expected_price_wan": e.expected_price_wan if e else None,
         "suitable_industries": list(e.suitable_industries or []) if e else [],
@@ -225,11 +230,17 @@ _DEMO_CYCLE = {
 }
 
 
-def write_demo_entries(session: Session, year: int, seed: int, published_at: datetime | None = None) -> int:
-    """Give every synthetic listed parcel a published entry on the ``year`` list, with plausible,
-    clearly synthetic values (price from the area, the zone's lead industries, 标准地 indicators
-    from the rulebook's floors, tightened a little for some zones). Returns the number written;
-    each row gets its "create" change-log row (``insert_with_history``)."""
+#: The demo edition's approval document (clearly fictitious).
+DEMO_DOCUMENT = {"title": "许昌市年度可供土地清单批准文件（演示）", "number": "许自然资〔演示〕1号"}
+
+
+def write_demo_entries(session: Session, year: int, seed: int, published_at: datetime | None = None
+                       ) -> tuple[int, int]:
+    """Publish the demo's city edition of the ``year`` list: every synthetic listed parcel with
+    plausible, clearly synthetic values (price from the area, the zone's lead industries, 标准地
+    indicators from the rulebook's floors, tightened a little for some zones). Returns (entries
+    written, change-log rows written): each row gets its "create" row (``insert_with_history``),
+    and earlier synthetic editions (emptied by a demo replacement) are marked superseded."""
     conn = session.connection()
     zone, county = aliased(Jurisdiction), aliased(Jurisdiction)
     rows = conn.execute(
@@ -239,12 +250,14 @@ def write_demo_entries(session: Session, year: int, seed: int, published_at: dat
         .where(Parcel.is_synthetic.is_(True), Parcel.state.in_(sorted(PUBLIC_STATES)))
         .order_by(Parcel.id)).all()
     if not rows:
-        return 0
+        return 0, 0
     rng = np.random.default_rng([seed, 8])
+    when = published_at or datetime(year, 1, 15, 2, 0, tzinfo=UTC)
+    logged = _supersede_demo_editions(session, when)
+    list_id = _demo_edition(session, year, when)
     ids = BulkIdAllocator(conn).take(SupplyListEntry.__table__, len(rows)).tolist()
     book = rules.load_rulebook()
     classes = book.section("standard_land")["classes"]
-    when = published_at or datetime(year, 1, 15, 2, 0, tzinfo=UTC)
     methods = ["transfer"] * 8 + ["lease_then_transfer", "lease_and_transfer"]
     out = []
     for i, (pid, area_mu, standard, leads, _zone_code, _county_code, county_name) in enumerate(rows):
@@ -262,7 +275,8 @@ def write_demo_entries(session: Session, year: int, seed: int, published_at: dat
                 value = floor * tighten if key.endswith("_min") else floor
                 indicators[key] = round(float(value), 2 if key.endswith(("_ratio_max", "coverage_min")) else 1)
         out.append({
-            "id": ids[i], "parcel_id": pid, "list_year": year, "supply_method": method,
+            "id": ids[i], "parcel_id": pid, "list_year": year, "list_id": list_id, "category": "listed",
+            "is_current": True, "supply_method": method,
             # 起始价: 12–22 万元/亩 (synthetic; industrial land near Xuchang is of this order).
             "expected_price_wan": round(float(area_mu) * float(rng.uniform(12, 22)), 1),
             "supply_conditions": _DEMO_CONDITIONS,
@@ -277,4 +291,33 @@ def write_demo_entries(session: Session, year: int, seed: int, published_at: dat
             "created_at": when, "updated_at": when, "version": 1,
         })
     insert_with_history(session, SupplyListEntry, out)
-    return len(out)
+    return len(out), len(out) + logged + 1
+
+
+def _supersede_demo_editions(session: Session, when: datetime) -> int:
+    """Mark earlier published synthetic editions superseded (their entries went with the demo
+    parcels they listed); returns the change-log rows written (one per edition)."""
+    old = session.scalars(select(SupplyList).where(SupplyList.is_synthetic.is_(True),
+                                                   SupplyList.status == "published")).all()
+    for edition in old:
+        edition.status, edition.superseded_at = "superseded", when
+    session.flush()
+    return len(old)
+
+
+def _demo_edition(session: Session, year: int, when: datetime) -> int:
+    """Insert the demo's published city edition of ``year``; returns its id."""
+    conn = session.connection()
+    city = conn.scalar(select(Jurisdiction.id).where(Jurisdiction.kind == "city").order_by(Jurisdiction.id).limit(1))
+    edition = (conn.scalar(select(func.max(SupplyList.edition)).where(
+        SupplyList.year == year, SupplyList.jurisdiction_id == city)) or 0) + 1
+    list_id = BulkIdAllocator(conn).take(SupplyList.__table__, 1).tolist()[0]
+    insert_with_history(session, SupplyList, [{
+        "id": list_id, "year": year, "jurisdiction_id": city, "edition": edition, "status": "published",
+        "based_on_id": None, "title": f"许昌市{year}年度可供土地清单（演示）", "note": "演示数据（合成）",
+        "document_title": DEMO_DOCUMENT["title"], "document_number": DEMO_DOCUMENT["number"],
+        "document_date": when.date(), "compiled_by": "demo", "submitted_by": "demo", "submitted_at": when,
+        "published_by": "demo", "published_at": when, "superseded_by_id": None, "superseded_at": None,
+        "steps": [{"step": "publish", "actor": "demo", "at": when.isoformat(), "comment": "演示数据（合成）"}],
+        "is_synthetic": True, "created_at": when, "updated_at": when, "version": 1}])
+    return list_id

@@ -7,8 +7,10 @@ Layers (:data:`LAYERS`):
   callers who may read evaluation results, the parcel's A/B/C class (``eval_class``, see
   :func:`class_view`). Nothing else confidential is ever put into a tile (no enterprise, tax,
   price or contract data).
-* ``supply`` — the public layer: only the parcels on the published 可供土地清单
-  (:data:`~landcycle.domain.access.PUBLIC_STATES`), the same for every caller.
+* ``supply`` — the public layer: only the parcels on the current published editions of the
+  可供土地清单 (``services.access.public_parcel_condition``, as every public reader), the same for
+  every caller. Publishing an edition writes the change log, so cached tiles and the columnar
+  scope ids (keyed on the data generation) follow it without a separate refresh.
 * ``zones`` / ``counties`` — jurisdiction outlines with code and name, the same for everyone.
 
 Two renderers produce equivalent tiles (the tests decode both and compare them):
