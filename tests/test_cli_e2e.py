@@ -17,7 +17,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 
@@ -26,14 +25,9 @@ import pytest
 import shapely
 
 from conftest import run_cli
+from live import live_server
 
 from landcycle.data import BOUNDARIES_FILE
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get_json(url: str):
@@ -64,20 +58,9 @@ def demo_db(db):
 
 
 def test_serve_returns_weidu_parcels_inside_the_real_boundary(demo_db):
-    port = free_port()
-    env = {**os.environ, "LANDCYCLE_DATABASE_URL": demo_db.url}
-    server = subprocess.Popen([sys.executable, "-m", "landcycle", "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                status, health = get_json(f"{base}/healthz")
-                break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            raise AssertionError("server did not start")
+    with live_server(demo_db.url) as base:  # `landcycle serve` in its own process
+        port = urllib.parse.urlsplit(base).port
+        status, health = get_json(f"{base}/healthz")
         assert health["status"] == "ok" and health["parcels"] > 0
         zone = urllib.parse.quote("魏都产业集聚区")
         status, fc = get_json(f"{base}/api/parcels?zone={zone}&limit=1000")
@@ -96,9 +79,6 @@ def test_serve_returns_weidu_parcels_inside_the_real_boundary(demo_db):
         with urllib.request.urlopen(f"{base}/", timeout=30) as r:
             page = r.read().decode("utf-8")
         assert "maplibre-gl.js" in page
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_parcel_show_prints_card_and_history(demo_db):
