@@ -118,9 +118,17 @@ def hook():
 
 
 def settings(smtp=None, secret=SECRET, port=None, **kw) -> notices.DeliverySettings:
+    kw.setdefault("webhook_allowed_hosts", ("127.0.0.1",))  # the test receivers listen on loopback
     return notices.DeliverySettings(smtp_host="127.0.0.1" if (smtp or port) else "",
                                     smtp_port=port or (smtp.port if smtp else 25), smtp_sender="yujing@landcycle.test",
                                     smtp_timeout=5, webhook_secret=secret, webhook_timeout=5, **kw)
+
+
+@pytest.fixture(autouse=True)
+def loopback_receivers_allowed(monkeypatch):
+    """The receivers of these tests listen on 127.0.0.1, which a deployment without an allow-list
+    refuses (see the webhook-target tests, which clear this)."""
+    monkeypatch.setenv(rules.ALLOWED_HOSTS_SETTING, "127.0.0.1")
 
 
 # =========================================================================== world
@@ -350,6 +358,45 @@ def test_no_server_configured_is_skipped_and_the_run_completes(people):
     assert _run(db, AS_OF + timedelta(days=2), deliver=False).skipped == 0
 
 
+@pytest.mark.parametrize("host, addresses, allowed, refused", [
+    ("hooks.example.com", ["93.184.215.14"], "", False),                 # the public Internet
+    ("localhost", ["127.0.0.1", "::1"], "", True),                       # the platform's own machine
+    ("169.254.169.254", ["169.254.169.254"], "", True),                  # a cloud metadata address
+    ("erp.local", ["10.20.1.5"], "", True),                              # an intranet, not listed
+    ("erp.local", ["10.20.1.5"], "10.20.0.0/16", False),                 # … listed by its network
+    ("erp.local", ["10.20.1.5", "10.30.0.1"], "10.20.0.0/16", True),     # every address must be inside
+    ("hook.xuchang.gov.cn", ["10.1.1.1"], "*.gov.cn", False),            # a listed suffix
+    ("gov.cn.attacker.test", ["93.184.215.14"], "*.gov.cn", True),       # … matched as a suffix only
+    ("hooks.example.com", ["93.184.215.14"], "*.gov.cn", True),          # with a list, only the list
+    ("nowhere.test", [], "", True),                                      # unresolvable
+])
+def test_where_webhooks_may_go(host, addresses, allowed, refused):
+    entries, bad = rules.parse_allowed_hosts(allowed)
+    assert not bad
+    reason = rules.webhook_refusal(host, addresses, entries)
+    assert (reason is not None) == refused, reason
+    if refused and addresses and not allowed:
+        assert rules.ALLOWED_HOSTS_SETTING in reason
+
+
+def test_a_webhook_into_the_platforms_own_network_is_not_sent(people, hook, monkeypatch):
+    """A subscriber names the receiver, the platform's server makes the request: without an
+    allow-list a loopback receiver is refused — when subscribing by address, when delivering by
+    name — and the delivery says why; nothing reaches it."""
+    db = people
+    monkeypatch.delenv(rules.ALLOWED_HOSTS_SETTING)
+    with pytest.raises(notices.ValidationFailed) as exc:
+        _subscribe(db, "weidu_zone", webhook_url=hook.url)
+    (p,) = exc.value.problems
+    assert p.field == "webhook_url" and p.code == "webhook_not_allowed" and "127.0.0.1" in p.message
+    by_name = hook.url.replace("127.0.0.1", "localhost")
+    _subscribe(db, "weidu_zone", webhook_url=by_name)
+    rep = _run(db, AS_OF, settings=settings(webhook_allowed_hosts=()))
+    assert (rep.sent, rep.failed, rep.skipped) == (0, 0, 1) and hook.received == []
+    (d,) = _deliveries(db)
+    assert d.status == "skipped" and "指向本机或内部网络地址" in d.error and rules.ALLOWED_HOSTS_SETTING in d.error
+
+
 def test_settings_come_from_the_environment_and_bad_values_are_named():
     s = notices.DeliverySettings.from_env({"LANDCYCLE_SMTP_HOST": "mail.xc.gov.cn", "LANDCYCLE_SMTP_TLS": "ssl",
                                            "LANDCYCLE_SMTP_SENDER": "yujing@xc.gov.cn",
@@ -361,6 +408,12 @@ def test_settings_come_from_the_environment_and_bad_values_are_named():
                                            "LANDCYCLE_SMTP_TLS": "maybe", "LANDCYCLE_WEBHOOK_TIMEOUT": "0"})
     assert sorted(p.field for p in exc.value.problems) == ["LANDCYCLE_SMTP_PORT", "LANDCYCLE_SMTP_SENDER",
                                                            "LANDCYCLE_SMTP_TLS", "LANDCYCLE_WEBHOOK_TIMEOUT"]
+    allowed = notices.DeliverySettings.from_env({rules.ALLOWED_HOSTS_SETTING: " *.gov.cn, 10.20.0.0/16 ,"})
+    assert allowed.webhook_allowed_hosts == ("*.gov.cn", "10.20.0.0/16")
+    with pytest.raises(notices.ValidationFailed) as exc:
+        notices.DeliverySettings.from_env({rules.ALLOWED_HOSTS_SETTING: "*.gov.cn, http://x/"})
+    (p,) = exc.value.problems
+    assert p.field == rules.ALLOWED_HOSTS_SETTING and "http://x/" in p.message
 
 
 def test_a_server_down_fails_then_is_retried_a_bounded_number_of_times(people, smtp, hook):

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Iterable
@@ -120,3 +122,63 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
 def verify(secret: str, timestamp: str, body: bytes, header: str) -> bool:
     """Whether ``header`` is the signature of ``body`` at ``timestamp`` (constant-time)."""
     return hmac.compare_digest(signature(secret, timestamp, body), header or "")
+
+
+# --------------------------------------------------------------------------- where webhooks may go
+#: The setting that lists where webhooks may be sent (docs/warnings.md).
+ALLOWED_HOSTS_SETTING = "LANDCYCLE_WEBHOOK_ALLOWED_HOSTS"
+
+
+def parse_allowed_hosts(text: str) -> tuple[tuple[str, ...], list[str]]:
+    """The comma-separated allow-list: host names (``hooks.xuchang.gov.cn``), suffix patterns
+    (``*.gov.cn``) and IP networks (``10.20.0.0/16``, ``192.0.2.7``). Returns the entries and the
+    ones that are none of these."""
+    entries, bad = [], []
+    for raw in (text or "").split(","):
+        entry = raw.strip().lower()
+        if not entry:
+            continue
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            name = entry[2:] if entry.startswith("*.") else entry
+            if not _HOST_NAME.fullmatch(name):
+                bad.append(raw.strip())
+                continue
+        entries.append(entry)
+    return tuple(entries), bad
+
+
+_HOST_NAME = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
+
+
+def webhook_refusal(host: str, addresses: Iterable[str], allowed: tuple[str, ...]) -> str | None:
+    """Why a webhook must not be sent to ``host`` resolving to ``addresses`` — or None.
+
+    The receiver is named by whoever subscribed (an enterprise too), and the platform's server
+    makes the request: without a rule, a subscription could make it POST into the machine's own
+    network (the database's port, a cloud metadata address). So, with no allow-list, only
+    addresses on the public Internet are sent to; an allow-list (``allowed``, from
+    :func:`parse_allowed_hosts`) names the receivers instead — a host name, a ``*.`` suffix, or
+    a network every address of the host must lie in — and is how an intranet receiver is allowed.
+    """
+    host = host.lower().rstrip(".")
+    addrs = [ipaddress.ip_address(a.split("%")[0]) for a in addresses]
+    if not addrs:
+        return f"无法解析回调地址的主机名“{host}”"
+    if allowed:
+        nets = []
+        for entry in allowed:
+            try:
+                nets.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                if host == entry or (entry.startswith("*.") and host.endswith(entry[1:])):
+                    return None
+        if nets and all(any(a in n for n in nets) for a in addrs):
+            return None
+        return f"回调地址的主机“{host}”不在允许的接收方（{ALLOWED_HOSTS_SETTING}）之内，未发送"
+    inside = [str(a) for a in addrs if not a.is_global]
+    if inside:
+        return (f"回调地址的主机“{host}”指向本机或内部网络地址（{'、'.join(inside)}），未发送；"
+                f"如确需发往内网系统，请在 {ALLOWED_HOSTS_SETTING} 中列出该主机或网段")
+    return None

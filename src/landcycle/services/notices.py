@@ -32,16 +32,18 @@ stays recorded even if the job stops half-way.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
 import smtplib
+import socket
 import ssl
 import time
 import urllib.error
 import urllib.request
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
@@ -136,6 +138,9 @@ class DeliverySettings:
     smtp_timeout: float = 10.0
     webhook_secret: str = ""
     webhook_timeout: float = 10.0
+    #: Where webhooks may go (``LANDCYCLE_WEBHOOK_ALLOWED_HOSTS``; ``domain.notices.webhook_refusal``):
+    #: empty = public Internet addresses only.
+    webhook_allowed_hosts: tuple[str, ...] = ()
     max_attempts: int = 5
 
     @classmethod
@@ -173,9 +178,13 @@ class DeliverySettings:
                 webhook_secret=env.get("LANDCYCLE_WEBHOOK_SECRET") or "",
                 webhook_timeout=number("LANDCYCLE_WEBHOOK_TIMEOUT", 10.0),
                 max_attempts=number("LANDCYCLE_NOTICE_MAX_ATTEMPTS", 5, int))
+        allowed, bad = rules.parse_allowed_hosts(env.get(rules.ALLOWED_HOSTS_SETTING) or "")
+        problems += [Problem("发送设置", rules.ALLOWED_HOSTS_SETTING,
+                             f"“{b}”不是主机名、*.后缀或网段（如 hooks.xuchang.gov.cn、*.gov.cn、10.20.0.0/16）")
+                     for b in bad]
         if problems:
             raise ValidationFailed(problems)
-        return s
+        return replace(s, webhook_allowed_hosts=allowed)
 
 
 # =========================================================================== the run
@@ -552,6 +561,19 @@ def _post(settings: DeliverySettings, url: str, n: WarningNotice, sub_id: int) -
         raise ConnectionError(f"无法连接 {urlsplit(url).netloc}：{_err(getattr(exc, 'reason', exc))}") from None
 
 
+def _webhook_refusal(settings: DeliverySettings, url: str) -> str | None:
+    """Why the webhook ``url`` must not be requested (``domain.notices.webhook_refusal`` on the
+    addresses its host resolves to now), or None. The request itself resolves the name again: a
+    receiver's DNS answering differently between the two (rebinding) is not caught here."""
+    parts = urlsplit(url)
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
+                                   type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        infos = []
+    return rules.webhook_refusal(parts.hostname or "", sorted({i[4][0] for i in infos}), settings.webhook_allowed_hosts)
+
+
 def _err(exc: Any) -> str:
     return f"{exc.__class__.__name__}: {exc}" if isinstance(exc, BaseException) else str(exc)
 
@@ -578,6 +600,8 @@ def _deliver(db: Database, report: RunReport, settings: DeliverySettings, tick: 
                         status, error = "skipped", "未配置签名密钥（LANDCYCLE_WEBHOOK_SECRET），不发送未签名的请求；通知已记录在平台"
                     elif host in down:
                         raise ConnectionError(down[host])
+                    elif refusal := _webhook_refusal(settings, slot.target):
+                        status, error = "skipped", refusal
                     else:
                         try:
                             _post(settings, slot.target, slot.notice, slot.sub.id)
@@ -764,7 +788,20 @@ def _channel_problems(email: Any, url: Any, record: str) -> list[Problem]:
                 or parts.username or parts.password or any(c.isspace() for c in url):
             problems.append(Problem(record, "webhook_url",
                                     f"回调地址“{url}”应为不含账号密码的 http:// 或 https:// 网址（500字符以内）"))
+        elif refusal := _literal_address_refusal(host):
+            problems.append(Problem(record, "webhook_url", refusal, "webhook_not_allowed"))
     return problems
+
+
+def _literal_address_refusal(host: str) -> str | None:
+    """A receiver written as an IP address is judged when subscribing (a host name is judged at
+    each delivery, on the addresses it then resolves to)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    allowed, _bad = rules.parse_allowed_hosts(os.environ.get(rules.ALLOWED_HOSTS_SETTING) or "")
+    return rules.webhook_refusal(host, [host], allowed)
 
 
 def _clean(value: Any) -> Any:
