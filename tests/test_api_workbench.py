@@ -8,7 +8,7 @@ from datetime import date
 
 import numpy as np
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from conftest import PASSWORD, bearer
 from landcycle.domain import progress
@@ -17,7 +17,9 @@ from landcycle.domain.rules.rulebook import Rulebook
 from landcycle.data import DATA_DIR
 from landcycle.services import accounts as accounts_service
 from landcycle.services import evaluation
+from landcycle.services.audit import local_today
 from landcycle.services.demo import DEMO_AS_OF, generate_demo
+from landcycle.storage.disposal_schema import DisposalEntry
 from landcycle.storage.schema import (
     Enterprise,
     Jurisdiction,
@@ -290,16 +292,10 @@ def test_dashboard_for_a_zone_manager(api, world):
     for cat in ("output_shortfall", "other"):
         expect = sum(p.area_mu for p in mine if p.state == "inefficient" and cat in p.inefficiency_categories)
         assert land["total"]["categories"][cat] == pytest.approx(expect, abs=1e-3)
-    # 消化处置率 from the registry, by the rulebook's definition (demo: no state changes logged since)
-    s = RB.section("disposal_rate")
-    ident = [p for p in mine if p.state in s["identified_states"] or p.land_source in s["identified_land_sources"]]
-    disp = [p for p in ident if p.state in s["disposed_states"]]
+    # 消化处置率: the zone's row of the 处置台账 (none open in this fixture yet: no data)
     dr = d["disposal"]
-    assert dr["identified"] == pytest.approx(sum(p.area_mu for p in ident), abs=1e-3)
-    assert dr["disposed"] == pytest.approx(sum(p.area_mu for p in disp), abs=1e-3)
-    assert dr["identified_parcels"] == len(ident) and dr["disposed_parcels"] == len(disp)
-    assert dr["rate"] == pytest.approx(dr["disposed"] / dr["identified"]) and dr["goal"] == 0.6
-    assert dr["met"] == (dr["rate"] >= 0.6) and dr["basis"] == "area" and "消化处置率" in dr["definition"]
+    assert dr["level"] == "zone" and dr["name"] == "魏都产业集聚区" and dr["rate"] is None and dr["label"] == "无数据"
+    assert dr["goal"] == 0.6 and dr["goal_revived_mu"] == 13700 and dr["ledger_url"] == "/work/disposal"
 
 
 def test_dashboard_city_sees_every_zone_and_changge_not_weidu(api, world):
@@ -308,24 +304,134 @@ def test_dashboard_city_sees_every_zone_and_changge_not_weidu(api, world):
     ch = _get(api, world, "changge_admin", "/api/dashboard").json()
     assert "魏都产业集聚区" not in {z["name"] for z in ch["zones"]}
     assert "魏都产业集聚区" not in {z["name"] for z in ch["land"]["zones"]}
-    assert city["disposal"]["identified"] > ch["disposal"]["identified"] > 0
 
 
-def test_disposal_counts_a_parcel_that_left_the_idle_state_since_the_baseline(api, world, db):
-    """A parcel idle at some point since the baseline (change log) and now back in production is
-    identified and disposed, even though its current state alone would not say so."""
-    from landcycle.services import registry
+# =========================================================================== 消化处置率 on the 驾驶舱
+LEDGER = RB.section("disposal_rate")
+OPENED = date(2021, 3, 1)
 
-    before = _get(api, world, "weidu_zone", "/api/dashboard").json()["disposal"]
+
+@pytest.fixture
+def ledger(world, db):
+    """处置台账 entries for every parcel now 批而未供/闲置/低效 (opened 2021-03-01); in 魏都 and 长葛
+    some closed: disposed (revived / reclaimed), one revoked (撤销认定) and one closed today."""
+    from landcycle.services import disposal
+
+    disposal.open_from_evaluation(db, actor="测试", states=True, opened_on=OPENED.isoformat())
     with db.reader() as s:
-        p = s.execute(select(Parcel.code, Parcel.area_mu, Parcel.version).where(
-            Parcel.zone_id == world["zones"]["魏都产业集聚区"], Parcel.state == "operating",
-            Parcel.land_source.is_(None)).order_by(Parcel.code).limit(1)).first()
-    registry.update_parcel(db, p.code, {"state": "idle", "land_source": None}, p.version, actor="测试")
-    registry.update_parcel(db, p.code, {"state": "operating"}, p.version + 1, actor="测试")
-    after = _get(api, world, "weidu_zone", "/api/dashboard").json()["disposal"]
-    assert after["identified"] == pytest.approx(before["identified"] + p.area_mu, abs=1e-3)
-    assert after["disposed"] == pytest.approx(before["disposed"] + p.area_mu, abs=1e-3)
+        rows = s.execute(select(DisposalEntry.id, DisposalEntry.version, Jurisdiction.name)
+                         .join(Parcel, Parcel.id == DisposalEntry.parcel_id)
+                         .join(Jurisdiction, Jurisdiction.id == Parcel.zone_id)
+                         .where(Jurisdiction.name.in_(("魏都产业集聚区", "长葛市产业集聚区")))
+                         .order_by(DisposalEntry.id)).all()
+    plan = [("revived", date(2021, 6, 30)), ("reclaimed", date(2021, 9, 1)), ("revoked", date(2021, 7, 1)),
+            ("resupplied", local_today()), (None, None)]
+    for i, r in enumerate(rows):
+        outcome, day = plan[i % len(plan)]
+        if outcome:
+            disposal.close_entry(db, r.id, r.version, actor="测试", outcome=outcome, closed_on=day)
+    return world
+
+
+def ledger_rows(db):
+    """Every entry with its parcel's zone and the county (or 管委会) it answers to, read plainly."""
+    with db.reader() as s:
+        juris = {r.id: r for r in s.execute(select(Jurisdiction.id, Jurisdiction.name, Jurisdiction.kind,
+                                                   Jurisdiction.parent_id))}
+        rows = s.execute(select(DisposalEntry.parcel_id, DisposalEntry.category, DisposalEntry.opened_on,
+                                DisposalEntry.closed_on, DisposalEntry.outcome, DisposalEntry.area_mu,
+                                Parcel.zone_id, Parcel.county_id)
+                         .join(Parcel, Parcel.id == DisposalEntry.parcel_id)).all()
+    out = []
+    for r in rows:
+        zone = juris.get(r.zone_id)
+        county = zone.parent_id if zone and juris[zone.parent_id].kind in ("county", "management_area") else r.county_id
+        out.append({**r._asdict(), "zone": zone.name if zone else None, "county": juris[county].name})
+    return out
+
+
+def expected_disposal(rows, day):
+    """The ledger's figures on ``day`` as docs/disposal-ledger.md defines them, computed here:
+    per parcel, identified when an entry is open by ``day`` (not revoked by then), disposed when
+    every such entry was closed by ``day`` with a disposing outcome."""
+    per: dict[int, list] = {}
+    for r in rows:
+        if r["category"] not in LEDGER["ledger_categories"] or r["opened_on"] > day:
+            continue
+        closed = r["closed_on"] is not None and r["closed_on"] <= day
+        if closed and r["outcome"] in LEDGER["ledger_excluded_outcomes"]:
+            continue
+        per.setdefault(r["parcel_id"], []).append((r, closed))
+    ident = disp = revived = 0.0
+    for entries in per.values():
+        area = max(r["area_mu"] for r, _ in entries)
+        ident += area
+        if all(c and r["outcome"] in LEDGER["ledger_disposed_outcomes"] for r, c in entries):
+            disp += area
+            if any(r["outcome"] in LEDGER["revived_outcomes"] for r, _ in entries):
+                revived += area
+    return ident, disp, revived
+
+
+def _check(dr, rows, day=None):
+    ident, disp, revived = expected_disposal(rows, day or local_today())
+    assert dr["identified"] == pytest.approx(ident, abs=1e-3) and dr["disposed"] == pytest.approx(disp, abs=1e-3)
+    assert dr["revived_mu"] == pytest.approx(revived, abs=1e-3)
+    assert dr["rate"] == pytest.approx(disp / ident) and dr["met"] == (disp / ident >= 0.6)
+    assert dr["label"] == f"{disp / ident * 100:.1f}%" and dr["basis"] == "area" and dr["unit"] == "亩"
+
+
+def test_dashboard_disposal_is_the_ledger_row_of_each_role(api, ledger, db):
+    w = ledger
+    rows = ledger_rows(db)
+    weidu_zone = [r for r in rows if r["zone"] == "魏都产业集聚区"]
+    cases = {"city": ("city", rows), "tax_city": ("city", rows),
+             "weidu_admin": ("county", [r for r in rows if r["county"] == "魏都区"]),
+             "changge_admin": ("county", [r for r in rows if r["county"] == "长葛市"]),
+             "weidu_zone": ("zone", weidu_zone),
+             "changge_zone": ("zone", [r for r in rows if r["zone"] == "长葛市产业集聚区"])}
+    for who, (level, mine) in cases.items():
+        dr = _get(api, w, who, "/api/dashboard").json()["disposal"]
+        assert dr["level"] == level, who
+        _check(dr, mine)
+        assert "处置台账" in dr["definition"] and dr["as_of"] == local_today().isoformat()
+        # the same row as the ledger's own progress answer
+        prog = _get(api, w, who, "/api/disposal/progress").json()
+        row = prog["city"] if level == "city" else (prog["counties"] if level == "county" else prog["zones"])
+        row = row if level == "city" else row[0]
+        assert (dr["identified"], dr["disposed"], dr["rate"], dr["revived_mu"]) == \
+            (row["identified"], row["disposed"], row["rate"], row["revived_mu"])
+    # the 魏都 zone's fixture is not trivial: some parcels disposed, some not
+    ident, disp, _ = expected_disposal(weidu_zone, local_today())
+    assert 0 < disp < ident
+    # enterprises do not read the ledgers: no disposal figures, the rest of the 驾驶舱 still answers
+    ent = _get(api, w, "ent_weidu", "/api/dashboard")
+    assert ent.status_code == 200 and ent.json()["disposal"] is None
+
+
+def test_dashboard_follows_the_ledger_not_the_registry_state(api, ledger, db):
+    """A parcel's state changing in the registry leaves the rate alone; closing its entry moves it."""
+    from landcycle.services import disposal, registry
+
+    w = ledger
+    before = _get(api, w, "weidu_zone", "/api/dashboard").json()["disposal"]
+    with db.reader() as s:
+        e = s.execute(select(DisposalEntry.id, DisposalEntry.version, DisposalEntry.area_mu, Parcel.code,
+                             Parcel.version.label("pv"))
+                      .join(Parcel, Parcel.id == DisposalEntry.parcel_id)
+                      .where(Parcel.zone_id == w["zones"]["魏都产业集聚区"], DisposalEntry.status == "open")
+                      .order_by(DisposalEntry.id).limit(1)).first()
+        others = s.scalar(select(func.count()).select_from(DisposalEntry).where(
+            DisposalEntry.parcel_id == select(Parcel.id).where(Parcel.code == e.code).scalar_subquery(),
+            DisposalEntry.status == "open"))
+    registry.update_parcel(db, e.code, {"state": "operating"}, e.pv, actor="测试")
+    assert _get(api, w, "weidu_zone", "/api/dashboard").json()["disposal"] == before
+    disposal.close_entry(db, e.id, e.version, actor="测试", outcome="revived", closed_on=local_today())
+    after = _get(api, w, "weidu_zone", "/api/dashboard").json()["disposal"]
+    assert after["identified"] == before["identified"]
+    if others == 1:  # its only open entry: the parcel is now disposed
+        assert after["disposed"] == pytest.approx(before["disposed"] + e.area_mu, abs=1e-3)
+    _check(after, [r for r in ledger_rows(db) if r["zone"] == "魏都产业集聚区"])
 
 
 def test_dashboard_with_nothing_identified_says_no_data(api, db, accounts):

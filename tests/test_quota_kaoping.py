@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import date
 
 import pytest
 import shapely
@@ -18,8 +19,10 @@ from landcycle.domain import quota as q
 from landcycle.domain.errors import ValidationFailed
 from landcycle.domain.geometry import rectangle_around
 from landcycle.domain.records import ParcelDraft
-from landcycle.services import jurisdictions, kaoping, quota, registry
+from landcycle.services import disposal, jurisdictions, kaoping, quota, registry
+from landcycle.services.audit import local_today
 from landcycle.services.rules import load_rulebook
+from landcycle.storage.disposal_schema import DisposalEntry
 from landcycle.storage.schema import Jurisdiction, Parcel
 
 P = q.QuotaParameters
@@ -130,6 +133,21 @@ WORLD = [
 ]
 
 
+#: The 处置台账 of the world: code → (category, opened_on, closed_on, outcome); the 已供应 parcels'
+#: entries closed in 2025 (their supply), the 闲置 ones still open.
+LEDGER = {
+    "411002001001GB00201": ("idle", date(2025, 1, 10), None, None),
+    "411002001001GB00202": ("idle", date(2025, 1, 10), date(2025, 6, 30), "resupplied"),
+    "411082001001GB00201": ("idle", date(2025, 1, 10), None, None),
+    "411082001001GB00202": ("idle", date(2025, 1, 10), date(2025, 6, 30), "resupplied"),
+    "411082001001GB00203": ("output_shortfall", date(2025, 1, 10), date(2025, 2, 15), "revived"),
+    "411081001001GB00201": ("idle", date(2025, 1, 10), None, None),
+    "411082001001GB00209": ("idle", date(2025, 4, 1), date(2025, 6, 30), "resupplied"),
+}
+#: A day in the middle: only 长葛's 低效 parcel disposed; 长葛's parcel outside the zones not yet identified.
+MIDDLE = date(2025, 3, 31)
+
+
 @pytest.fixture
 def world(db):
     drafts = []
@@ -138,23 +156,30 @@ def world(db):
         drafts.append(ParcelDraft(code=code, geometry=rectangle_around(x + dx, y, w, h), county=county, zone=zone,
                                   state=state, land_source=source))
     registry.register_parcels(db, drafts, actor="测试")
+    for code, (category, opened, closed, outcome) in LEDGER.items():
+        e = disposal.open_entry(db, code, category, actor="测试", reason="增存挂钩测试", opened_on=opened)
+        if closed:
+            disposal.close_entry(db, e["id"], e["version"], actor="测试", outcome=outcome, closed_on=closed)
     return db
 
 
-def independent_allocation(db, total, base, rev, rate, floor, cap, zones_only=True, require=False):
-    """The formula of docs/kaoping-and-quota.md computed here from the parcels' stored areas."""
+def independent_allocation(db, total, base, rev, rate, floor, cap, zones_only=True, require=False, as_of=None):
+    """The formula of docs/kaoping-and-quota.md computed here from the ledger entries above and
+    the parcels' stored areas, on ``as_of`` (default today)."""
+    day = as_of or local_today()
     with db.reader() as s:
         areas = dict(s.execute(select(Parcel.code, Parcel.area_mu)).all())
         counties = s.execute(select(Jurisdiction.code, Jurisdiction.name).where(Jurisdiction.kind == "county")
                              .order_by(Jurisdiction.code)).all()
     ident = {c: 0.0 for c, _ in counties}
     disp = {c: 0.0 for c, _ in counties}
-    for code, county, zone, state, source, *_ in WORLD:
-        if zone is None and zones_only:
+    for code, county, zone, *_ in WORLD:
+        _cat, opened, closed, _outcome = LEDGER[code]
+        if (zone is None and zones_only) or opened > day:
             continue
         c = next(cc for cc, name in counties if name == county)
-        ident[c] += areas[code]  # every world parcel is idle or supplied from idle/低效 stock
-        if state == "已供应":
+        ident[c] += areas[code]
+        if closed is not None and closed <= day:  # every outcome used here disposes and revives
             disp[c] += areas[code]
     codes = [c for c, _ in counties if not (require and disp[c] == 0)]
     rates = {c: disp[c] / ident[c] if ident[c] else 0.0 for c in codes}
@@ -216,6 +241,63 @@ def test_the_allocation_from_the_registry_matches_an_independent_calculation(wor
     assert quota.run_count(db, 2026) == 3
 
 
+def test_a_run_for_a_past_day_has_that_days_ledger_figures_and_keeps_them(world):
+    db = world
+    s = load_rulebook().section("quota")
+    shares = (s["base_share"], s["revived_share"], s["rate_share"], s["floor_share"], s["cap_share"])
+    expected, disp, ident = independent_allocation(db, 600, *shares, as_of=MIDDLE)
+    run = quota.allocate(db, 2026, 600, actor="测试", as_of=MIDDLE.isoformat())
+    assert run["as_of"] == "2025-03-31" and "处置台账截至 2025-03-31" in run["basis"]
+    lines = {c["code"]: c for c in run["counties"]}
+    assert {c: x["allocated_mu"] for c, x in lines.items()} == expected
+    # on 2025-03-31 only 长葛's 低效 parcel was disposed: 魏都 had identified land and 0 disposed
+    assert lines["411002"]["rate"] == 0.0 and lines["411002"]["revived_mu"] == 0
+    assert disp["411082"] > 0 and lines["411082"]["revived_mu"] == pytest.approx(disp["411082"], abs=1e-3)
+    assert lines["411082"]["identified_mu"] == pytest.approx(ident["411082"], abs=1e-3)
+    assert lines["411082"]["rate"] == pytest.approx(disp["411082"] / ident["411082"])
+    # today's figures differ (the 已供应 parcels' entries were closed on 2025-06-30)
+    today = quota.compute(db, 2026, 600, viewer="测试")
+    assert today["as_of"] == local_today().isoformat()
+    assert {c["code"]: c["rate"] for c in today["counties"]}["411002"] > 0
+    # the stored run keeps its figures when the ledger moves on: close 魏都's open entry
+    with db.reader() as s_:
+        e = s_.execute(select(DisposalEntry.id, DisposalEntry.version).join(Parcel, Parcel.id == DisposalEntry.parcel_id)
+                       .where(Parcel.code == "411002001001GB00201")).one()
+    disposal.close_entry(db, e.id, e.version, actor="测试", outcome="reclaimed", closed_on=date(2025, 3, 1))
+    assert quota.get_run(db, run["id"], viewer="测试")["counties"] == run["counties"]
+    again = quota.compute(db, 2026, 600, viewer="测试", as_of=MIDDLE)
+    assert {c["code"]: c["rate"] for c in again["counties"]}["411002"] > 0  # the ledger now says so for that day
+    # a day not yet come, or not a day: refused, nothing stored
+    before = quota.run_count(db, 2026)
+    for bad, msg in ((date(2099, 1, 1), "晚于今天"), ("2025-13-01", "YYYY-MM-DD")):
+        with pytest.raises(ValidationFailed, match=msg):
+            quota.allocate(db, 2026, 600, actor="测试", as_of=bad)
+    assert quota.run_count(db, 2026) == before
+
+
+def test_zones_of_a_management_area_count_for_the_county_they_lie_in(world):
+    """经开区's zone answers to its 管委会 in the ledger, but lies in 建安区: the quota credits 建安区
+    with it, with or without the parcels outside the zones."""
+    db = world
+    code = "411003001001GB00301"
+    x, y = _point(db, "经济技术开发区产业集聚区")
+    registry.register_parcels(db, [ParcelDraft(code=code, geometry=rectangle_around(x, y, 0.3, 0.3), county="建安区",
+                                               zone="经济技术开发区产业集聚区", state="已供应")], actor="测试")
+    e = disposal.open_entry(db, code, "idle", actor="测试", reason="管委会", opened_on="2025-01-10")
+    disposal.close_entry(db, e["id"], e["version"], actor="测试", outcome="resupplied", closed_on="2025-05-01")
+    with db.reader() as s:
+        area = s.scalar(select(Parcel.area_mu).where(Parcel.code == code))
+    prog = disposal.progress(db, as_of=local_today(), viewer="测试")
+    jk = next(r for r in prog["counties"] if r["code"] == "411000-JK")  # the ledger's row is the 管委会's
+    assert jk["identified"] == pytest.approx(area, abs=1e-3)
+    assert next(r for r in prog["counties"] if r["code"] == "411003")["identified"] == 0
+    for zones_only in (True, False):
+        figs = {f.code: f for f in quota.county_figures(db, zones_only=zones_only, as_of=local_today())}
+        assert figs["411003"].identified_mu == pytest.approx(area, abs=1e-3)
+        assert figs["411003"].revived_mu == pytest.approx(area, abs=1e-3) and figs["411003"].rate == 1.0
+        assert "411000-JK" not in figs  # a 管委会 is not a 县（市、区）: no line of its own
+
+
 def test_quota_runs_are_append_only(world):
     db = world
     quota.allocate(db, 2026, 100, actor="测试")
@@ -252,6 +334,17 @@ def test_quota_over_http_and_who_may(world, api, accounts):
     for who in ("weidu_admin", "tax_city", "city"):
         body = api.get("/api/quota/2026", headers=h[who]).json()
         assert body["total_mu"] == 500 and body["reason"] == "2026年度计划指标" and len(body["counties"]) == 6
+    # a past day: the ledger's figures of that day (preview and stored run agree)
+    past = api.get("/api/quota/2026/preview?total_mu=500&as_of=2025-03-31", headers=h["city"])
+    assert past.status_code == 200 and past.json()["as_of"] == "2025-03-31"
+    r = api.post("/api/quota/2026", json={"total_mu": 500, "as_of": "2025-03-31"}, headers=h["city"])
+    assert r.status_code == 201 and r.json()["as_of"] == "2025-03-31"
+    assert [c["rate"] for c in r.json()["counties"]] == [c["rate"] for c in past.json()["counties"]]
+    assert [c["rate"] for c in r.json()["counties"]] != [c["rate"] for c in preview.json()["counties"]]
+    assert api.post("/api/quota/2026", json={"total_mu": 500, "as_of": "2099-01-01"},
+                    headers=h["city"]).status_code == 422
+    assert api.get("/api/quota/2026/preview?as_of=x", headers=h["city"]).status_code == 422
+    assert quota.run_count(world, 2026) == 2
 
 
 
@@ -264,6 +357,11 @@ def test_quota_through_the_cli(world):
     assert sum(c["allocated_mu"] for c in shown["counties"]) == 600
     bad = run_cli(world.url, "quota", "allocate", "--year", "2026", "--total", "-5", check=False)
     assert bad.exit_code == 2 and "应为正数" in bad.stderr and "Traceback" not in bad.stderr
+    past = json.loads(run_cli(world.url, "quota", "allocate", "--year", "2026", "--total", "600", "--as-of",
+                              "2025-03-31", "--dry-run", "--json").stdout)
+    assert past["as_of"] == "2025-03-31" and {c["code"]: c["rate"] for c in past["counties"]}["411002"] == 0.0
+    bad = run_cli(world.url, "quota", "allocate", "--year", "2026", "--total", "600", "--as-of", "昨天", check=False)
+    assert bad.exit_code == 2 and "--as-of" in bad.stderr
 
 
 # =========================================================================== 考评, pure

@@ -204,7 +204,20 @@ def test_dashboard_renders_its_charts(page, web_site):
                         ".map((d) => d.value)")
     assert sorted(v for v in tax if v is not None) == sorted(
         z["tax_per_mu_wan"] for z in api["zones"] if z["tax_per_mu_wan"] is not None)
-    expect(page.locator(".kpi").first).to_contain_text(api["disposal"]["label"])
+    # the 消化处置率 card, gauge and table say what the API (the 处置台账's city row) says — whatever the
+    # demo's ledger holds
+    dr = api["disposal"]
+    assert dr["level"] == "city"
+    expect(page.locator(".kpi").first).to_contain_text(dr["label"])
+    shown = f"{dr['revived_mu']:,.2f}".rstrip("0").rstrip(".")  # as common.js `num` writes it
+    expect(page.locator(".kpi").nth(1)).to_contain_text(f"{shown} 亩")
+    series = page.evaluate("() => echarts.getInstanceByDom(document.getElementById('chart-disposal')).getOption()"
+                           ".series.map((s) => [s.type, s.data.map((d) => (typeof d === 'object' ? d.value : d))])")
+    assert ["bar", [round(dr["revived_mu"] * 10) / 10]] in series
+    if dr["rate"] is not None:
+        assert ["gauge", [round(dr["rate"] * 1000) / 10]] in series
+    expect(page.locator("#disposal-ledger-link a")).to_have_attribute("href", "/work/disposal")
+    expect(page.locator("#disposal-table")).to_contain_text(dr["definition"][:20])
     # text alternatives: the tables behind the charts
     page.get_by_text("数据表").first.click()
     expect(page.locator("#tax-table table")).to_contain_text("魏都产业集聚区")

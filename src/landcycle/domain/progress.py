@@ -213,17 +213,17 @@ def disposal_rate(identified: float, disposed: float, goal: float) -> DisposalRa
     """消化处置率 = disposed ÷ identified, against ``goal`` (000:699: 存量低效用地消化处置率达到60%以上).
 
     The seeds name the rate and the goal but not the formula (DOMAIN.md §3, §7). The platform's
-    definition — the rulebook's ``[disposal_rate]`` section says which states and which basis:
+    one definition reads the 处置台账 as of a day (``domain.disposal.ledger_figures``; settings: the
+    rulebook's ``[disposal_rate]``), and the 驾驶舱, the 增存挂钩 quota and the quarterly 通报 all
+    use it (``services.disposal.progress``):
 
-    * **basis** — ``area`` (default: 亩, the parcels' registered area) or ``count`` (parcels); the
-      caller passes the two sums on that basis.
-    * **identified** (denominator) — the parcels (in the caller's jurisdiction) identified as 闲置 or
-      低效 stock since the baseline date: currently in one of ``identified_states`` (闲置, 低效,
-      整改中, 处置中), OR in one of ``history_states`` (闲置, 低效) at any time on or after
-      ``baseline_date`` per the 一地一档 change log (entered or left such a state since then), OR
-      supplied from such stock (``land_source`` in ``identified_land_sources``: 闲置, 低效).
-    * **disposed** (numerator) — the identified parcels now in one of ``disposed_states`` (收回,
-      可供 i.e. on the supply list again, 已供应, 在建, 竣工验收, 达产验收, 正常运营, 分割/转让).
+    * **basis** — ``area`` (default: 亩, the parcel's area on its ledger entry) or ``count``
+      (parcels); the caller passes the two sums on that basis.
+    * **identified** (denominator) — the parcels with a ledger entry of ``ledger_categories``
+      opened on or before the day, less entries closed by then as ``ledger_excluded_outcomes``
+      (撤销认定); a parcel with several entries counts once.
+    * **disposed** (numerator) — the identified parcels whose every identified entry was closed on
+      or before the day with an outcome in ``ledger_disposed_outcomes``.
     * **rate** — disposed ÷ identified; ``None`` ("无数据") when identified is 0 (no division by
       zero, no 0% that would read as failure); the goal is met when rate ≥ goal (exactly 60% meets
       60%; within :data:`RATE_EPS`).

@@ -11,7 +11,7 @@ the 考评 result is 年度新增建设用地计划指标奖励分配的重要�
 2. **Weight** of participant *i* among the *n* participants::
 
        w_i = base_share · 1/n
-           + revived_share · r_i / Σr        (r: revived 亩 — 消化处置 area, ``[disposal_rate]``)
+           + revived_share · r_i / Σr        (r: revived 亩 — the ledger's 盘活面积, ``[disposal_rate]``)
            + rate_share    · p_i / Σp        (p: 消化处置率, "无数据" counts as 0)
            + kaoping_share · s_i / Σs        (s: the county's 考评 total of the previous year)
 
@@ -46,14 +46,16 @@ EPS = 1e-9
 
 @dataclass(frozen=True)
 class CountyFigures:
-    """What one county brings to the allocation (read by the service from the registry)."""
+    """What one county brings to the allocation (read by the service from the 处置台账's
+    progress figures, ``services.disposal.progress``)."""
 
     code: str
     name: str
-    identified_mu: float  # 认定的低效、闲置用地 (亩)
-    revived_mu: float  # of which 消化处置 / 盘活 (亩)
+    identified_mu: float  # 认定的低效、闲置用地, in ``unit`` (亩 unless [disposal_rate] basis = "count": 宗)
+    revived_mu: float  # 盘活面积 (亩, always)
     rate: float | None  # 消化处置率 (``domain.progress.disposal_rate``), None = 无数据
     kaoping: float | None = None  # 考评 total (0–100) used when kaoping_share > 0
+    unit: str = "亩"  # the unit of identified_mu (the rate's basis)
 
 
 @dataclass(frozen=True)
@@ -264,7 +266,7 @@ def _explain(total: float, params: QuotaParameters, lines: list[CountyAllocation
         rate = "无数据" if f.rate is None else f"{f.rate * 100:.1f}%"
         bound = {"floor": "（按下限）", "cap": "（按上限）"}.get(x.bound or "", "")
         extra = "，取整时多分 1 个单位" if x.rank else ""
-        out.append(f"{f.name}：认定低效闲置 {_fmt(f.identified_mu)} 亩，已消化处置 {_fmt(f.revived_mu)} 亩，"
+        out.append(f"{f.name}：认定低效闲置 {_fmt(f.identified_mu)} {f.unit}，盘活 {_fmt(f.revived_mu)} 亩，"
                    f"消化处置率 {rate}" + (f"，考评 {_fmt(f.kaoping or 0)} 分" if params.kaoping_share > 0 else "")
                    + f"；权重 {x.weight:.4f}，应分 {_fmt(x.exact_mu)} 亩{bound}，分得 {_fmt(x.allocated_mu)} 亩{extra}。")
     return out

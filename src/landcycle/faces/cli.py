@@ -110,7 +110,7 @@ def demo(
     replace: bool = typer.Option(False, "--replace", help="先删除已有的合成数据再生成。"),
     if_empty: bool = typer.Option(False, "--if-empty", help="库中已有宗地时什么也不做（供 make run 使用）。"),
 ):
-    """生成确定性的演示数据（合成数据，非真实企业）：宗地、企业、租赁、合同、三年企业数据。"""
+    """生成确定性的演示数据（合成数据，非真实企业）：宗地、企业、租赁、合同、三年企业数据，及2021年百园增效进展（台账、督办、工作方案）。"""
     db = _db()
     try:
         setup.init_database(db, actor="cli")
@@ -1407,7 +1407,8 @@ app.add_typer(kaoping_app, name="kaoping")
 
 def _quota_table(out: dict) -> None:
     t = Table(title=f"{out['year']} 年度增存挂钩新增建设用地指标分配（总量 {out['total_mu']:g} 亩，数据截至 {out['as_of']}）")
-    for c in ("县（市、区）", "认定低效闲置（亩）", "已消化处置（亩）", "消化处置率", "权重", "应分（亩）", "分得（亩）"):
+    unit = out["parameters"].get("disposal_unit", "亩")
+    for c in ("县（市、区）", f"认定低效闲置（{unit}）", "盘活面积（亩）", "消化处置率", "权重", "应分（亩）", "分得（亩）"):
         t.add_column(c, justify="left" if c.startswith("县") else "right")
     for c in out["counties"]:
         rate = "无数据" if c["rate"] is None else f"{c['rate'] * 100:.1f}%"
@@ -1425,18 +1426,22 @@ def quota_allocate(year: int = typer.Option(..., "--year", help="指标年度"),
                    total: float = typer.Option(..., "--total", help="年度新增建设用地指标总量（亩）"),
                    dry_run: bool = typer.Option(False, "--dry-run", help="只试算，不保存"),
                    reason: Optional[str] = typer.Option(None, "--reason", help="原因（记入分配记录）"),
+                   as_of: Optional[str] = typer.Option(None, "--as-of",
+                                                       help="统计日期 YYYY-MM-DD：按处置台账该日的消化处置进度（默认今天）"),
                    actor: str = typer.Option("cli", "--actor", help="操作人"),
                    as_json: bool = typer.Option(False, "--json", help="以JSON输出")):
-    """按规则库 quota 节的公式，把年度新增建设用地指标分配到各县（市、区），并保存本次分配（--dry-run 只试算）。"""
+    """按规则库 quota 节的公式和处置台账截至统计日的进度，把年度新增建设用地指标分配到各县（市、区），
+    并保存本次分配（--dry-run 只试算）。"""
     from ..domain.access import system_principal
     from ..services import quota
 
+    day = _day(as_of, "--as-of") if as_of else None
     db = _ready_db()
     try:
         if dry_run:
-            out = quota.compute(db, year, total, viewer=system_principal(actor))
+            out = quota.compute(db, year, total, viewer=system_principal(actor), as_of=day)
         else:
-            out = quota.allocate(db, year, total, actor=system_principal(actor), reason=reason)
+            out = quota.allocate(db, year, total, actor=system_principal(actor), reason=reason, as_of=day)
     except LandcycleError as exc:
         _fail(exc)
     if as_json:

@@ -1,8 +1,9 @@
 """增存挂钩 quota and 考评 over HTTP (issue 8, items 5, 6 and 9).
 
 ``POST /api/quota/{year}`` — compute and store the year's allocation (city admin): ``{total_mu,
-reason, parameters}`` → 201 with the run (per county: figures, weights, allocation, explanation).
-``GET /api/quota/{year}/preview?total_mu=`` — the same computed, not stored (city admin).
+reason, parameters, as_of}`` → 201 with the run (per county: figures, weights, allocation,
+explanation); ``as_of`` (default today) is the day the 处置台账's figures are read.
+``GET /api/quota/{year}/preview?total_mu=&as_of=`` — the same computed, not stored (city admin).
 ``GET /api/quota/{year}`` — the latest run and the list of runs (officials, departments).
 
 ``GET /api/kaoping/{year}?period=`` — the round: scheme, rhythm, the participants the caller may
@@ -17,15 +18,17 @@ Rules: ``domain/quota.py``, ``domain/assessment.py``; access: ``services/quota.p
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import Field
 
 from ..domain.access import Principal
 from ..services import kaoping, quota
 from .auth import current_principal
-from .editing import Body, Flag, IfMatch, Number, Reason, Text, Version, Whole, expected_version, versioned
+from .editing import Body, Day, Flag, IfMatch, Number, Reason, Text, Version, Whole, expected_version, versioned
 
 Period = Literal["Q1", "Q2", "Q3", "Q4", "H1", "H2", "annual"]
 Category = Literal["county", "zone", "department"]
@@ -51,6 +54,7 @@ class QuotaIn(Body):
     total_mu: Number
     reason: Reason = None
     parameters: QuotaParametersIn | None = None
+    as_of: Day | None = Field(None, description="统计日期 YYYY-MM-DD：按处置台账该日的消化处置进度分配，缺省为今天")
 
 
 class ScoreIn(Body):
@@ -93,19 +97,20 @@ def build_router() -> APIRouter:
         """按规则库 [quota] 的公式（可在 parameters 中调整）把年度指标总量分配到各县（市、区），保存本次分配
         （所用数据、参数、权重、分配结果和说明）。仅市级管理员；参数或总量不合规：422，不保存。"""
         run = quota.allocate(request.app.state.db, year, body.total_mu, actor=who, reason=body.reason,
-                             parameters=_overrides(body))
+                             parameters=_overrides(body), as_of=body.as_of)
         return JSONResponse(run, status_code=201, headers={"Location": f"/api/quota/{year}"})
 
     @router.get("/api/quota/{year}/preview", summary="试算增存挂钩指标分配（不保存）")
     def preview(year: int, request: Request,
                 total_mu: float | None = Query(None, description="指标总量（亩）；缺省为该年度最近一次分配的总量"),
+                as_of: date | None = Query(None, description="统计日期 YYYY-MM-DD（处置台账该日的进度），缺省为今天"),
                 who: Principal = Depends(current_principal)):
-        """按当前登记数据和规则库参数试算，不保存（不给总量时沿用该年度最近一次分配的总量，没有则 404）。
-        仅市级管理员。"""
+        """按处置台账截至统计日的消化处置进度和规则库参数试算，不保存（不给总量时沿用该年度最近一次分配的总量，
+        没有则 404）。仅市级管理员。"""
         db = request.app.state.db
         if total_mu is None:
             total_mu = quota.latest_total(db, year, viewer=who)
-        return quota.compute(db, year, total_mu, viewer=who)
+        return quota.compute(db, year, total_mu, viewer=who, as_of=as_of)
 
     @router.get("/api/quota/{year}", summary="年度增存挂钩指标分配（最近一次及历次）")
     def show(year: int, request: Request, who: Principal = Depends(current_principal)):

@@ -450,7 +450,7 @@ def _quota_section(doc, sec: _Sections, data: BulletinData) -> None:
         return
     _para(doc, f"{data.year}年度新增建设用地指标 {q['total_mu']:g} 亩，按盘活存量成效分配（数据截至 {q['as_of']}，"
                f"{q['basis']}）：", indent=True)
-    _table(doc, [Col("县（市、区）", 5.2, True), Col("已消化处置（亩）", 3.6), Col("消化处置率", 3.4),
+    _table(doc, [Col("县（市、区）", 5.2, True), Col("盘活面积（亩）", 3.6), Col("消化处置率", 3.4),
                  Col("分得指标（亩）", 3.6)],
            [[c["name"], mu_text(c["revived_mu"]), rate_text(c["rate"]), f"{c['allocated_mu']:g}"]
             for c in q["counties"]] + [["合计", "", "", f"{q['allocated_total_mu']:g}"]])

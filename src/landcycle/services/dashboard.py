@@ -7,15 +7,19 @@
 * **闲置/低效 area by category (亩)** — the registry as it stands now (what the ledgers list):
   parcels in state 闲置, and parcels in state 低效 by each 低效 category they carry (a parcel with
   two categories counts in both; ``inefficient_area_mu`` counts it once). One grouped SQL query.
-* **消化处置率** — ``domain.progress.disposal_rate`` over sums from one SQL query; which parcels are
-  "identified" and "disposed" is the rulebook's ``[disposal_rate]`` section (see that function).
+* **消化处置率 and 盘活面积** — the 处置台账's progress as of today, ``services.disposal.progress``:
+  the platform's one definition (``[disposal_rate]``; the 增存挂钩 quota and the quarterly 通报
+  read it too). The 驾驶舱 shows one row of it, the caller's level (:func:`disposal_figures`):
+  city-level accounts the city row; a county admin or county department its county's (or
+  管委会's) row; a zone manager its zone's row (several zones: their rows summed). Enterprises do
+  not read the ledgers: ``disposal`` is None for them.
 
 Everything is scoped like parcel reads (``services.access.parcel_condition``); the public gets 401.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import Any
 
 from sqlalchemy import and_, case, func, literal, or_, select
@@ -23,23 +27,25 @@ from sqlalchemy import and_, case, func, literal, or_, select
 from ..domain import progress
 from ..domain.access import Action, Principal
 from ..domain.errors import Unauthorized
-from ..domain.vocabulary import InefficiencyCategory, LandSource, LandState
+from ..domain.vocabulary import InefficiencyCategory, LandState
 from ..storage.db import Database
-from ..storage.schema import ChangeLog, Jurisdiction, Parcel
-from . import access, evaluation, registry
-from .rules import load_rulebook
+from ..storage.schema import Jurisdiction, Parcel
+from . import access, disposal, evaluation, registry
+from .audit import local_today
 
 OUTSIDE_ZONES = "（不在产业集聚区）"
+#: The 处置台账 page (its progress figures per zone, county and city, for any day).
+LEDGER_PAGE = "/work/disposal"
 
 
 def dashboard(db: Database, *, viewer: Principal) -> dict[str, Any]:
     """The 驾驶舱 figures ``viewer`` may see (module docstring)."""
     if viewer.is_public:
         raise Unauthorized()
-    rulebook = load_rulebook()
-    return {"as_of": date.today().isoformat(), **_evaluation_part(db, viewer),
+    today = local_today()
+    return {"as_of": today.isoformat(), **_evaluation_part(db, viewer),
             "land": land_by_category(db, viewer=viewer),
-            "disposal": disposal(db, viewer=viewer, settings=rulebook.section("disposal_rate"))}
+            "disposal": disposal_figures(db, viewer=viewer, as_of=today)}
 
 
 def _evaluation_part(db: Database, viewer: Principal) -> dict[str, Any]:
@@ -99,47 +105,54 @@ def land_by_category(db: Database, *, viewer: Principal) -> dict[str, Any]:
     return {"categories": InefficiencyCategory.choices(), "zones": zones, "total": total}
 
 
-def disposal(db: Database, *, viewer: Principal, settings: dict[str, Any]) -> dict[str, Any]:
-    """The 消化处置率 of the parcels ``viewer`` may read, by the rulebook's ``[disposal_rate]``
-    (``domain.progress.disposal_rate`` defines it)."""
-    basis = str(settings.get("basis", "area"))
-    if basis not in ("area", "count"):
-        raise ValueError(f"规则库 disposal_rate.basis 应为 area 或 count，实际为 {basis!r}")
-    baseline = date.fromisoformat(str(settings["baseline_date"]))
-    states = [LandState.parse(x).value for x in settings["identified_states"]]
-    history = [LandState.parse(x).value for x in settings["history_states"]]
-    sources = [LandSource.parse(x).value for x in settings["identified_land_sources"]]
-    disposed_states = [LandState.parse(x).value for x in settings["disposed_states"]]
-    log = ChangeLog
-    # In a history state at some time on or after the baseline: entered it (after) or left it
-    # (before) by an update. Creations need no reading: a parcel created in such a state either
-    # still is (its current state counts) or left it by a later update (whose ``before`` counts).
-    since = datetime(baseline.year, baseline.month, baseline.day, tzinfo=timezone.utc)
-    was = (select(log.entity_id).where(log.entity == Parcel.__tablename__, log.action == "update",
-                                       log.at >= since,
-                                       or_(log.after["state"].as_string().in_(history),
-                                           log.before["state"].as_string().in_(history))))
-    identified = or_(Parcel.state.in_(states), Parcel.land_source.in_(sources), Parcel.id.in_(was))
-    disposed = and_(identified, Parcel.state.in_(disposed_states))
-    weight = Parcel.area_mu if basis == "area" else literal(1.0)
-    with db.reader() as s:
-        ident, disp, n_ident, n_disp = s.execute(select(
-            func.coalesce(func.sum(case((identified, weight), else_=literal(0.0))), 0.0),
-            func.coalesce(func.sum(case((disposed, weight), else_=literal(0.0))), 0.0),
-            func.coalesce(func.sum(case((identified, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((disposed, 1), else_=0)), 0),
-        ).where(access.parcel_condition(viewer))).one()
-    rate = progress.disposal_rate(round(float(ident), 6), round(float(disp), 6), float(settings["goal"]))
-    unit = "亩" if basis == "area" else "宗"
-    return {**rate.to_dict(), "basis": basis, "unit": unit, "baseline_date": baseline.isoformat(),
-            "identified_parcels": int(n_ident), "disposed_parcels": int(n_disp),
-            "definition": (f"消化处置率 = 已消化处置的{'面积' if basis == 'area' else '宗数'} ÷ "
-                           f"{baseline.isoformat()} 以来认定的低效、闲置用地{'面积' if basis == 'area' else '宗数'}"
-                           f"（目标 ≥ {float(settings['goal']) * 100:.0f}%）。认定：现状为"
-                           + "、".join(LandState(x).label for x in states)
-                           + "，或基准日以来曾为" + "、".join(LandState(x).label for x in history)
-                           + "，或土地来源为" + "、".join(LandSource(x).label for x in sources)
-                           + "；已消化处置：认定宗地现状为" + "、".join(LandState(x).label for x in disposed_states))}
+def disposal_figures(db: Database, *, viewer: Principal, as_of: date) -> dict[str, Any] | None:
+    """The 消化处置率 and 盘活面积 of the caller's level (module docstring) from
+    ``services.disposal.progress(as_of=…)``: the row itself plus the goals, the unit, the formula
+    in words and the ledger page's address; None for callers who do not read the ledgers."""
+    if viewer.role not in disposal.READERS:
+        return None
+    p = disposal.progress(db, as_of=as_of, viewer=viewer)
+    level, row = scope_row(p)
+    if row is None:
+        rate = progress.disposal_rate(0.0, 0.0, p["goal_rate"])
+        row = {"code": None, "name": viewer.jurisdiction_name or "", "identified": 0.0, "disposed": 0.0,
+               "rate": None, "revived_mu": 0.0, "entries": 0, "closed_entries": 0}
+    else:
+        rate = progress.DisposalRate(row["identified"], row["disposed"], p["goal_rate"], row["rate"],
+                                     None if row["rate"] is None else row["meets_goal"])
+    return {**rate.to_dict(), "level": level, "code": row["code"], "name": row["name"],
+            "revived_mu": row["revived_mu"], "goal_revived_mu": p["goal_revived_mu"], "entries": row["entries"],
+            "closed_entries": row["closed_entries"], "as_of": p["as_of"], "basis": p["basis"], "unit": p["unit"],
+            "definition": p["formula"], "ledger_url": LEDGER_PAGE}
+
+
+def scope_row(p: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+    """Which row of a ``disposal.progress`` answer is the caller's own level: the city row when
+    there is one (city-level accounts), else the county row (a county admin or department sees
+    only its own), else its zone row — several zones (a zone manager of more than one) summed
+    into one row by :func:`sum_rows`. ``(level, None)`` when the answer has no row."""
+    if p["city"] is not None:
+        return "city", p["city"]
+    if p["counties"]:
+        return "county", p["counties"][0] if len(p["counties"]) == 1 else sum_rows(p["counties"], p["goal_rate"])
+    if p["zones"]:
+        return "zone", p["zones"][0] if len(p["zones"]) == 1 else sum_rows(p["zones"], p["goal_rate"])
+    return "zone", None
+
+
+def sum_rows(rows: list[dict[str, Any]], goal: float, *, code: str | None = None,
+             name: str | None = None) -> dict[str, Any]:
+    """Rows of ``disposal.progress`` covering disjoint parcels (zones; a county and zones not
+    under it) as one row: identified, disposed, 盘活面积 and entry counts summed, the rate
+    ``domain.progress.disposal_rate`` of the sums (a parcel is in one row only, so this is exact)."""
+    identified = round(sum(r["identified"] for r in rows), 6)
+    disposed = min(identified, round(sum(r["disposed"] for r in rows), 6))
+    rate = progress.disposal_rate(identified, disposed, goal)
+    return {"code": code if code is not None else "、".join(r["code"] for r in rows),
+            "name": name if name is not None else "、".join(r["name"] for r in rows),
+            "identified": round(identified, 4), "disposed": round(disposed, 4), "rate": rate.rate,
+            "meets_goal": bool(rate.met), "revived_mu": round(sum(r["revived_mu"] for r in rows), 4),
+            "entries": sum(r["entries"] for r in rows), "closed_entries": sum(r["closed_entries"] for r in rows)}
 
 
 def scope_jurisdictions(db: Database, *, viewer: Principal) -> dict[str, Any]:

@@ -1,15 +1,25 @@
 """增存挂钩: compute, store and show a year's new construction-land quota allocation.
 
 The formula is ``domain.quota`` (settings: the rulebook's ``[quota]``). Each county's revival
-figures are the 消化处置率 figures of ``services.dashboard.disposal`` — the same definition
-(``[disposal_rate]``) the 驾驶舱 shows — read for the parcels of that county: with
-``zones_only`` (default) the parcels inside the 产业集聚区 lying in the county's territory
-(000:811 weighs the revival *in the zones*), else every parcel of the county. The revived
-area is always in 亩 (the ``area`` basis); the rate follows ``[disposal_rate] basis``.
+figures are the 处置台账's as of the run's ``as_of`` — ``services.disposal.progress``, the one
+definition of the 消化处置率 (``[disposal_rate]``), which the 驾驶舱 and the quarterly 通报 show
+too — summed from its rows (:func:`county_figures`); a county (县（市、区）) is credited with the
+产业集聚区 lying in its territory:
 
-The figures are the registry as it stands when the run is computed (the run records that
-day as ``as_of`` and keeps every figure it used); a past day cannot be recomputed, since the
-registry keeps no state-by-date index — the stored run is the record of what was decided.
+* ``zones_only`` (default; 000:811 weighs the revival *in the zones*): the sum of the zone rows
+  of the zones whose territory is the county (经开区's zone lies in 魏都区 and counts there,
+  though its ledger row answers to the 管委会);
+* else: the county's own row (its zones and its land outside any zone) plus the zone rows of the
+  zones in its territory that answer to a 管委会 (whose row is not a participant).
+
+Summing rows is exact: each row counts a parcel once and the zone / county rows partition the
+parcels (``services.dashboard.sum_rows``). 认定 is in the rate's unit (``[disposal_rate] basis``:
+亩, or 宗: the run's ``parameters.disposal_unit``); the rate is ``domain.progress.disposal_rate``
+of the sums; 盘活面积 (``revived_mu``, the ledger's, against the 1.37万亩 goal) is always 亩.
+
+``as_of`` defaults to today; a past day gives the figures the ledger had on that day (the
+ledger answers any date); a future day is refused. A stored run keeps every figure it used and
+its ``as_of`` — re-reading the ledger later (entries closed since, say) never changes it.
 
 Access: computing and storing a run is the city's (市领导小组办公室 / 市自然资源和规划局: role
 city_admin); every official and department may read the runs (the allocation is one city-wide
@@ -24,12 +34,13 @@ from typing import Any
 from sqlalchemy import func, select
 
 from ..domain import quota as q
-from ..domain.access import Principal, Role, as_principal
+from ..domain.access import Principal, Role, as_principal, system_principal
 from ..domain.errors import Forbidden, NotFound, Problem, Unauthorized, ValidationFailed
 from ..storage.db import Database
 from ..storage.kaoping_schema import QuotaAllocation, QuotaRun
+from ..domain.vocabulary import JurisdictionKind
 from ..storage.schema import Jurisdiction
-from . import dashboard
+from . import dashboard, disposal
 from .audit import local_today
 from .rules import load_rulebook
 
@@ -70,31 +81,35 @@ def settings_with(overrides: dict[str, Any] | None) -> dict[str, Any]:
     return settings
 
 
-def county_figures(db: Database, *, zones_only: bool, kaoping_year: int | None = None) -> list[q.CountyFigures]:
-    """Each county's revival figures (module docstring), in county-code order; with
-    ``kaoping_year`` also its published annual 考评 total of that year."""
-    rulebook = load_rulebook()
-    rate_settings = dict(rulebook.section("disposal_rate"))
-    area_settings = {**rate_settings, "basis": "area"}
+def county_figures(db: Database, *, zones_only: bool, as_of: date,
+                   kaoping_year: int | None = None) -> list[q.CountyFigures]:
+    """Each county's revival figures as of ``as_of`` from the ledger's progress rows (module
+    docstring), in county-code order; with ``kaoping_year`` also its published annual 考评 total
+    of that year."""
+    figures = disposal.progress(db, as_of=as_of, viewer=system_principal("增存挂钩"))
+    zone_rows = {r["code"]: r for r in figures["zones"]}
+    county_rows = {r["code"]: r for r in figures["counties"]}
     with db.reader() as s:
+        kinds = dict(s.execute(select(Jurisdiction.id, Jurisdiction.kind)).all())
         counties = s.execute(select(Jurisdiction.id, Jurisdiction.code, Jurisdiction.name)
-                             .where(Jurisdiction.kind == "county").order_by(Jurisdiction.code)).all()
-        zones = s.execute(select(Jurisdiction.id, Jurisdiction.territory_county_id)
-                          .where(Jurisdiction.kind == "zone")).all()
+                             .where(Jurisdiction.kind == JurisdictionKind.COUNTY.value).order_by(Jurisdiction.code)).all()
+        zones = s.execute(select(Jurisdiction.code, Jurisdiction.territory_county_id, Jurisdiction.parent_id)
+                          .where(Jurisdiction.kind == JurisdictionKind.ZONE.value)).all()
     scores = _kaoping_totals(db, kaoping_year) if kaoping_year is not None else {}
     out = []
     for c in counties:
-        # The county's parcels as a scope: its zones (by territory) and, unless zones_only,
-        # its parcels outside any zone — the same scoping every read uses.
-        scope = Principal(username=f"quota:{c.code}", role=Role.COUNTY_ADMIN,
-                          zone_ids=frozenset(z.id for z in zones if z.territory_county_id == c.id),
-                          county_ids=frozenset() if zones_only else frozenset({c.id}))
-        area = dashboard.disposal(db, viewer=scope, settings=area_settings)
-        rate = area if rate_settings.get("basis", "area") == "area" else \
-            dashboard.disposal(db, viewer=scope, settings=rate_settings)
-        out.append(q.CountyFigures(code=c.code, name=c.name, identified_mu=round(area["identified"], 4),
-                                   revived_mu=round(area["disposed"], 4), rate=rate["rate"],
-                                   kaoping=scores.get(c.code) if kaoping_year is not None else None))
+        inside = [z for z in zones if z.territory_county_id == c.id]
+        if zones_only:
+            rows = [zone_rows[z.code] for z in inside if z.code in zone_rows]
+        else:
+            rows = [county_rows[c.code]] if c.code in county_rows else []
+            rows += [zone_rows[z.code] for z in inside if z.code in zone_rows
+                     and kinds.get(z.parent_id) == JurisdictionKind.MANAGEMENT_AREA.value]
+        row = dashboard.sum_rows(rows, figures["goal_rate"], code=c.code, name=c.name)
+        out.append(q.CountyFigures(code=c.code, name=c.name, identified_mu=row["identified"],
+                                   revived_mu=row["revived_mu"], rate=row["rate"],
+                                   kaoping=scores.get(c.code) if kaoping_year is not None else None,
+                                   unit=figures["unit"]))
     return out
 
 
@@ -108,35 +123,59 @@ def _kaoping_totals(db: Database, year: int) -> dict[str, float]:
     return totals
 
 
+def _as_of(as_of: Any) -> date:
+    """The day the figures are read: default today; a day not after today (ValidationFailed)."""
+    today = local_today()
+    if as_of is None:
+        return today
+    if isinstance(as_of, str):
+        try:
+            as_of = date.fromisoformat(as_of)
+        except ValueError:
+            raise ValidationFailed(Problem("增存挂钩指标分配", "as_of", f"统计日期应为 YYYY-MM-DD，实际为 {as_of!r}"))
+    if not isinstance(as_of, date):
+        raise ValidationFailed(Problem("增存挂钩指标分配", "as_of", f"统计日期无效：{as_of!r}"))
+    if as_of > today:
+        raise ValidationFailed(Problem("增存挂钩指标分配", "as_of",
+                                       f"统计日期 {as_of.isoformat()} 晚于今天（{today.isoformat()}），台账尚无该日数据"))
+    return as_of
+
+
 def compute(db: Database, year: int, total_mu: float, *, viewer: Principal | str,
-            parameters: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The allocation of ``total_mu`` 亩 for ``year`` as it would come out now (not stored)."""
+            parameters: dict[str, Any] | None = None, as_of: date | str | None = None) -> dict[str, Any]:
+    """The allocation of ``total_mu`` 亩 for ``year`` from the ledger's figures as of ``as_of``
+    (default today; module docstring) — not stored."""
     viewer = as_principal(viewer)
     _require_run(viewer)
     year = _year(year)
+    day = _as_of(as_of)
     settings = settings_with(parameters)
     params = q.QuotaParameters.from_settings(settings)
     zones_only = bool(settings.get("zones_only", True))
-    figures = county_figures(db, zones_only=zones_only, kaoping_year=year - 1 if params.kaoping_share > 0 else None)
+    figures = county_figures(db, zones_only=zones_only, as_of=day,
+                             kaoping_year=year - 1 if params.kaoping_share > 0 else None)
     result = q.allocate(total_mu, figures, params)
-    return {"year": year, "as_of": local_today().isoformat(), "rulebook_version": load_rulebook().label,
-            **result.to_dict(), "parameters": {**params.to_dict(), "zones_only": zones_only},
-            "basis": _basis_text(zones_only)}
+    unit = figures[0].unit if figures else "亩"
+    return {"year": year, "as_of": day.isoformat(), "rulebook_version": load_rulebook().label,
+            **result.to_dict(), "parameters": {**params.to_dict(), "zones_only": zones_only, "disposal_unit": unit},
+            "basis": _basis_text(zones_only, day.isoformat())}
 
 
-def _basis_text(zones_only: bool) -> str:
-    where = "产业集聚区内" if zones_only else "全县（市、区）"
-    return (f"盘活面积：{where}认定的低效、闲置用地中已消化处置的面积（亩）；消化处置率按规则库 [disposal_rate]"
-            "（与驾驶舱相同）；依据 000:811")
+def _basis_text(zones_only: bool, as_of: str) -> str:
+    where = "县（市、区）境内各产业集聚区" if zones_only else "全县（市、区）（含境内管委会管理的产业集聚区）"
+    return (f"数据来源：处置台账截至 {as_of} 的消化处置进度（与驾驶舱、季度通报同一口径，规则库 [disposal_rate]），"
+            f"范围为{where}；盘活面积为台账中已消化处置并盘活的宗地面积（亩）；依据 000:811")
 
 
 def allocate(db: Database, year: int, total_mu: float, *, actor: Principal | str, reason: str | None = None,
-             parameters: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Compute and store a run (one transaction); returns it as :func:`get_run` does."""
+             parameters: dict[str, Any] | None = None, as_of: date | str | None = None) -> dict[str, Any]:
+    """Compute (figures as of ``as_of``, default today) and store a run (one transaction);
+    returns it as :func:`get_run` does."""
     actor = as_principal(actor)
-    result = compute(db, year, total_mu, viewer=actor, parameters=parameters)
+    result = compute(db, year, total_mu, viewer=actor, parameters=parameters, as_of=as_of)
     with db.transaction(actor=actor.actor, reason=reason or f"{year} 年度增存挂钩指标分配") as s:
-        ids = dict(s.execute(select(Jurisdiction.code, Jurisdiction.id).where(Jurisdiction.kind == "county")).all())
+        ids = dict(s.execute(select(Jurisdiction.code, Jurisdiction.id)
+                             .where(Jurisdiction.kind == JurisdictionKind.COUNTY.value)).all())
         run = QuotaRun(year=result["year"], total_mu=result["total_mu"], as_of=date.fromisoformat(result["as_of"]),
                        parameters=result["parameters"], explanation=result["explanation"],
                        rulebook_version=result["rulebook_version"], actor=actor.actor, reason=reason)
@@ -164,7 +203,7 @@ def _run_view(s, run: QuotaRun) -> dict[str, Any]:
             "parameters": run.parameters, "explanation": run.explanation, "rulebook_version": run.rulebook_version,
             "actor": run.actor, "at": run.at.isoformat(), "reason": run.reason, "counties": counties,
             "allocated_total_mu": round(sum(c["allocated_mu"] for c in counties), 6),
-            "basis": _basis_text(bool(run.parameters.get("zones_only", True)))}
+            "basis": _basis_text(bool(run.parameters.get("zones_only", True)), run.as_of.isoformat())}
 
 
 def get_run(db: Database, run_id: int, *, viewer: Principal | str) -> dict[str, Any]:

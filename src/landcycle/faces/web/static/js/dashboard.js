@@ -2,6 +2,9 @@
  * 驾驶舱 (/work): GET /api/dashboard for the caller's jurisdiction, drawn with Apache ECharts
  * (vendored, canvas renderer, global `echarts` from /static/vendor/echarts/echarts.min.js).
  * Every chart has a text summary (aria-describedby) and a data table; the key numbers are cards.
+ * The 消化处置率 and 盘活面积 are the 处置台账's as of today (the caller's row: city / own county /
+ * own zone — services/dashboard.py), the platform's one definition; `d.disposal` is null for
+ * callers who do not read the ledgers (enterprises).
  */
 import { $, api, el, mu, num, renderShell, say, table } from './common.js';
 
@@ -35,21 +38,39 @@ function kpi(label, value, sub, good) {
   ]);
 }
 
+function goalPct(dr) {
+  return Math.round(dr.goal * 100);
+}
+
+function disposalKpi(dr) {
+  if (!dr) return kpi('消化处置率', '—', '处置台账仅供政府部门查看');
+  return kpi('消化处置率', dr.label,
+    `目标 ≥ ${goalPct(dr)}%；已处置 ${num(dr.disposed)} / 认定 ${num(dr.identified)} ${dr.unit}（处置台账）`,
+    dr.met == null ? null : dr.met);
+}
+
+function revivedKpi(dr) {
+  if (!dr) return null;
+  const share = dr.goal_revived_mu > 0 ? dr.revived_mu / dr.goal_revived_mu : null;
+  return kpi('盘活存量用地', mu(dr.revived_mu),
+    `全市目标 ${num(dr.goal_revived_mu / 10000, 2)} 万亩${dr.level === 'city' && share != null ? `，已完成 ${(share * 100).toFixed(1)}%` : ''}`);
+}
+
 function renderKpis(d) {
   const dr = d.disposal;
   const zones = d.zones.filter((z) => z.zone_id != null);
   const known = zones.filter((z) => z.target_verdict !== 'unknown');
   const okZones = known.filter((z) => z.target_verdict !== 'below').length;
   const c = d.classes;
-  $('kpis').replaceChildren(
-    kpi('消化处置率', dr.label, `目标 ≥ ${Math.round(dr.goal * 100)}%；已处置 ${num(dr.disposed)} / 认定 ${num(dr.identified)} ${dr.unit}`,
-      dr.met == null ? null : dr.met),
+  $('kpis').replaceChildren(...[
+    disposalKpi(dr),
+    revivedKpi(dr),
     kpi('闲置用地', mu(d.land.total.idle_area_mu), `${d.land.total.idle_parcels} 宗（现状）`),
     kpi('低效用地', mu(d.land.total.inefficient_area_mu), `${d.land.total.inefficient_parcels} 宗（现状）`),
     kpi('亩均税收达到目标档次', known.length ? `${okZones} / ${known.length}` : '无数据',
       d.run ? `${d.run.year}年度评价（截至 ${d.run.as_of}）` : '尚无年度评价', known.length ? okZones === known.length : null),
     kpi('参评企业分类', `A ${c.A} · B ${c.B} · C ${c.C}`, `不参评 ${c.not_evaluated} 家（按B类管理）`),
-  );
+  ].filter(Boolean));
 }
 
 function renderTax(d) {
@@ -165,45 +186,74 @@ function renderLand(d) {
   });
 }
 
+const LEVELS = { city: '全市', county: '本县（市、区）', zone: '本产业集聚区' };
+
 function renderDisposal(d) {
   const dr = d.disposal;
+  if (!dr) {
+    $('disposal-table').replaceChildren(el('p', { text: '处置台账为政府工作台账，本账号无权查看。' }));
+    $('disposal-alt-summary').textContent = '消化处置率：无权查看';
+    emptyChart('chart-disposal', '处置台账仅供政府部门查看');
+    return;
+  }
+  const who = `${LEVELS[dr.level] || ''}${dr.name ? `（${dr.name}）` : ''}`;
   $('disposal-table').replaceChildren(
-    el('p', { text: dr.definition }),
+    el('p', { class: 'disposal-scope', text: `${who}，处置台账截至 ${dr.as_of}。` }),
+    el('p', { class: 'disposal-formula', text: dr.definition }),
     table([
       { label: '项目', value: (r) => r[0] },
       { label: '数值', num: true, value: (r) => r[1] },
     ], [
-      ['认定的低效、闲置用地', `${num(dr.identified)} ${dr.unit}（${dr.identified_parcels} 宗）`],
-      ['已消化处置', `${num(dr.disposed)} ${dr.unit}（${dr.disposed_parcels} 宗）`],
+      ['认定的低效、闲置用地', `${num(dr.identified)} ${dr.unit}`],
+      ['已消化处置', `${num(dr.disposed)} ${dr.unit}`],
       ['消化处置率', dr.label],
-      ['目标', `≥ ${Math.round(dr.goal * 100)}%`],
-      ['基准日', dr.baseline_date],
+      ['目标', `≥ ${goalPct(dr)}%`],
+      ['盘活面积', `${num(dr.revived_mu)} 亩`],
+      ['全市盘活目标', `${num(dr.goal_revived_mu)} 亩`],
+      ['台账（已立账 / 已办结）', `${dr.entries} / ${dr.closed_entries} 条`],
     ]),
   );
-  $('disposal-alt-summary').textContent = dr.rate == null
-    ? '消化处置率：无数据（本辖区没有认定的低效、闲置用地）'
-    : `消化处置率 ${dr.label}，目标 ${Math.round(dr.goal * 100)}%，${dr.met ? '已达到' : '未达到'}目标`;
-  if (dr.rate == null) {
-    emptyChart('chart-disposal', '无数据：本辖区没有认定的低效、闲置用地');
-    return;
-  }
+  $('disposal-heading').after(el('p', { class: 'disposal-link', id: 'disposal-ledger-link' }, [
+    el('a', { href: dr.ledger_url, text: '查看处置台账和各产业集聚区、县（市、区）进度 →' })]));
+  $('disposal-alt-summary').textContent = (dr.rate == null
+    ? '消化处置率：无数据（本辖区处置台账没有认定的低效、闲置用地）'
+    : `消化处置率 ${dr.label}，目标 ${goalPct(dr)}%，${dr.met ? '已达到' : '未达到'}目标`)
+    + `；盘活面积 ${num(dr.revived_mu)} 亩，全市目标 ${num(dr.goal_revived_mu)} 亩`;
   const goal = dr.goal;
+  const series = [{
+    name: '盘活面积', type: 'bar', xAxisIndex: 0, yAxisIndex: 0, barWidth: 26,
+    itemStyle: { color: '#1d5fa8' }, data: [Math.round(dr.revived_mu * 10) / 10],
+    label: { show: true, position: 'right', formatter: (p) => `${num(p.value, 1)} 亩` },
+    markLine: { symbol: 'none', silent: true, lineStyle: { color: '#b54708', type: 'dashed' },
+      label: { formatter: `目标 ${num(dr.goal_revived_mu / 10000, 2)} 万亩`, position: 'end', color: '#b54708' },
+      data: [{ xAxis: dr.goal_revived_mu }] },
+  }];
+  if (dr.rate != null) {
+    series.unshift({
+      name: '消化处置率', type: 'gauge', min: 0, max: 100, splitNumber: 10, radius: '70%', center: ['50%', '40%'],
+      axisLine: { lineStyle: { width: 16, color: [[goal, '#f2b8b0'], [1, '#a9d8b2']] } },
+      pointer: { width: 6, length: '55%', itemStyle: { color: dr.met ? '#1b7837' : '#c0392b' } },
+      axisTick: { distance: -16, length: 6 },
+      splitLine: { distance: -16, length: 16, lineStyle: { color: '#fff', width: 2 } },
+      axisLabel: { distance: 22, formatter: (v) => (v % 20 === 0 || v === goal * 100 ? `${v}%` : '') },
+      title: { offsetCenter: [0, '78%'], fontSize: 13, color: '#5c6370' },
+      detail: { valueAnimation: false, offsetCenter: [0, '48%'], fontSize: 24, fontWeight: 'bold',
+        formatter: () => dr.label, color: dr.met ? '#1b7837' : '#c0392b' },
+      data: [{ value: Math.round(dr.rate * 1000) / 10, name: dr.met ? '已达到目标' : '未达到目标' }],
+    });
+  }
   const chart = chartAt('chart-disposal');
   chart.setOption({
     textStyle: { fontFamily: FONT },
     animation: false,
-    series: [{
-      name: '消化处置率', type: 'gauge', min: 0, max: 100, splitNumber: 10, radius: '90%', center: ['50%', '55%'],
-      axisLine: { lineStyle: { width: 18, color: [[goal, '#f2b8b0'], [1, '#a9d8b2']] } },
-      pointer: { width: 6, length: '55%', itemStyle: { color: dr.met ? '#1b7837' : '#c0392b' } },
-      axisTick: { distance: -18, length: 6 },
-      splitLine: { distance: -18, length: 18, lineStyle: { color: '#fff', width: 2 } },
-      axisLabel: { distance: 24, formatter: (v) => (v % 20 === 0 || v === goal * 100 ? `${v}%` : '') },
-      title: { offsetCenter: [0, '82%'], fontSize: 13, color: '#5c6370' },
-      detail: { valueAnimation: false, offsetCenter: [0, '50%'], fontSize: 26, fontWeight: 'bold',
-        formatter: () => dr.label, color: dr.met ? '#1b7837' : '#c0392b' },
-      data: [{ value: Math.round(dr.rate * 1000) / 10, name: dr.met ? '已达到目标' : '未达到目标' }],
-    }],
+    title: dr.rate == null ? { text: '消化处置率：无数据', subtext: '本辖区处置台账没有认定的低效、闲置用地',
+      left: 'center', top: '25%', textStyle: { fontSize: 16, color: '#5c6370' } } : undefined,
+    tooltip: { trigger: 'item' },
+    grid: { left: 70, right: 40, bottom: 24, height: 34 },
+    xAxis: { type: 'value', min: 0, max: Math.max(dr.goal_revived_mu, dr.revived_mu) || 1, splitNumber: 4,
+      axisLabel: { showMaxLabel: false, formatter: (v) => (v >= 10000 ? `${num(v / 10000, 1)}万` : String(v)) } },
+    yAxis: { type: 'category', data: ['盘活面积'] },
+    series,
   });
 }
 
