@@ -32,7 +32,7 @@ def test_wrong_password_is_refused_in_chinese_and_nothing_is_signed_in(page, web
 def test_sign_in_shows_the_workbench_navigation_and_sign_out_ends_it(page, web_site):
     login(page, web_site, "weidu_zone")
     nav = page.get_by_role("navigation", name="主导航")
-    for label in ("驾驶舱", "宗地地图", "台账", "预警", "标图入库"):
+    for label in ("驾驶舱", "宗地地图", "宗地台账", "预警", "标图入库"):
         expect(nav.get_by_role("link", name=label)).to_be_visible()
     expect(page.locator(".app-user")).to_contain_text("魏都产业集聚区")
     screenshot(page, "workbench-home")

@@ -31,6 +31,10 @@ PAGES: dict[str, str] = {
     "/work/plans": "plans.html",           # 计划任务: plan tasks, deadlines, quarterly reports
     "/work/kaoping": "kaoping.html",       # 考评: rankings, 约谈 list, self-assessment and office scores
     "/work/quota": "quota.html",           # 增存挂钩: new construction-land quota allocation
+    "/work/disposal": "disposal.html",     # 处置台账: disposal ledger, 一宗一策, 消化处置率 progress
+    "/work/oversight": "oversight.html",   # 挂牌督办 (per-zone count) and 再开发监管协议
+    "/work/supply-lists": "supply-lists.html",  # 年度可供土地清单: compile, review, publish editions
+    "/work/bulletins": "bulletins.html",   # 季度通报: Word/PDF downloads, 考评 ranking workbooks
 }
 
 

@@ -126,20 +126,81 @@ export function goToLogin() {
   location.assign(`/login?next=${encodeURIComponent(next)}`);
 }
 
-// Navigation: public entries for everyone, workbench entries once signed in.
+// Navigation: public entries for everyone, workbench entries once signed in. The daily pages
+// are top-level; the 百园增效 office pages sit under one disclosure menu (a group: `items`).
 const PUBLIC_NAV = [
   { href: '/', label: '云上看地', key: 'portal' },
 ];
 const WORK_NAV = [
   { href: '/work', label: '驾驶舱', key: 'dashboard' },
   { href: '/work/map', label: '宗地地图', key: 'map' },
-  { href: '/work/ledgers', label: '台账', key: 'ledgers' },
+  { href: '/work/ledgers', label: '宗地台账', key: 'ledgers' },
   { href: '/work/warnings', label: '预警', key: 'warnings' },
   { href: '/work/import', label: '标图入库', key: 'import' },
-  { href: '/work/plans', label: '计划任务', key: 'plans' },
-  { href: '/work/kaoping', label: '考评', key: 'kaoping' },
-  { href: '/work/quota', label: '增存挂钩', key: 'quota' },
+  {
+    label: '百园增效', key: 'office', items: [
+      { href: '/work/plans', label: '计划任务', key: 'plans' },
+      { href: '/work/kaoping', label: '考评', key: 'kaoping' },
+      { href: '/work/quota', label: '增存挂钩', key: 'quota' },
+      { href: '/work/disposal', label: '处置台账', key: 'disposal' },
+      { href: '/work/oversight', label: '挂牌督办', key: 'oversight' },
+      { href: '/work/supply-lists', label: '供地清单', key: 'supply-lists' },
+      { href: '/work/bulletins', label: '季度通报', key: 'bulletins' },
+    ],
+  },
 ];
+
+function navLink(item, active) {
+  return el('a', { href: item.href, 'aria-current': item.key === active ? 'page' : null, text: item.label });
+}
+
+/**
+ * A disclosure menu of the header (button with aria-expanded + a list of links): opens on click,
+ * Enter/Space or ArrowDown (then focuses the first link); closes on Escape (focus back on the
+ * button), on a click outside and when focus leaves it.
+ */
+function navMenu(group, active) {
+  const listId = `nav-menu-${group.key}`;
+  const current = group.items.find((i) => i.key === active);
+  const button = el('button', {
+    type: 'button', class: `nav-menu-button${current ? ' is-current' : ''}`, 'aria-expanded': 'false',
+    'aria-controls': listId,
+  }, [group.label, current ? el('span', { class: 'nav-menu-current', text: ` · ${current.label}` }) : null]);
+  const list = el('ul', { class: 'nav-menu-list', id: listId, hidden: true },
+    group.items.map((i) => el('li', null, [navLink(i, active)])));
+  const li = el('li', { class: 'nav-menu' }, [button, list]);
+  const setOpen = (open) => {
+    button.setAttribute('aria-expanded', String(open));
+    list.hidden = !open;
+    li.classList.toggle('is-open', open);
+  };
+  button.addEventListener('click', () => setOpen(list.hidden));
+  button.addEventListener('keydown', (ev) => {
+    if (ev.key === 'ArrowDown') {
+      ev.preventDefault();
+      setOpen(true);
+      list.querySelector('a').focus();
+    }
+  });
+  li.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape' && !list.hidden) {
+      setOpen(false);
+      button.focus();
+    } else if ((ev.key === 'ArrowDown' || ev.key === 'ArrowUp') && ev.target.closest('.nav-menu-list')) {
+      ev.preventDefault();
+      const links = [...list.querySelectorAll('a')];
+      const i = links.indexOf(ev.target);
+      links[(i + (ev.key === 'ArrowDown' ? 1 : links.length - 1)) % links.length].focus();
+    }
+  });
+  li.addEventListener('focusout', (ev) => {
+    if (ev.relatedTarget && !li.contains(ev.relatedTarget)) setOpen(false);
+  });
+  document.addEventListener('click', (ev) => {
+    if (!li.contains(ev.target)) setOpen(false);
+  });
+  return li;
+}
 
 /**
  * Fill `<header id="app-header">` with the platform title, navigation and the sign-in state.
@@ -161,14 +222,14 @@ export async function renderShell({ active = '', requireLogin = false } = {}) {
   if (!header) return user;
   const items = signedIn(user) ? [...PUBLIC_NAV, ...WORK_NAV] : PUBLIC_NAV;
   const nav = el('nav', { class: 'app-nav', 'aria-label': '主导航' }, [
-    el('ul', null, items.map((item) => el('li', null, [
-      el('a', { href: item.href, 'aria-current': item.key === active ? 'page' : null, text: item.label }),
-    ]))),
+    el('ul', null, items.map((item) => (item.items ? navMenu(item, active) : el('li', null, [navLink(item, active)])))),
   ]);
   const who = signedIn(user)
     ? el('div', { class: 'app-user' }, [
-      el('span', { class: 'app-user-name', text: `${user.display_name || user.username}` }),
-      el('span', { class: 'app-user-role', text: `${user.role_label}${user.jurisdiction_name ? ' · ' + user.jurisdiction_name : ''}` }),
+      el('span', { class: 'app-user-who' }, [
+        el('span', { class: 'app-user-name', text: `${user.display_name || user.username}` }),
+        el('span', { class: 'app-user-role', text: `${user.role_label}${user.jurisdiction_name ? ' · ' + user.jurisdiction_name : ''}` }),
+      ]),
       el('button', { type: 'button', class: 'btn btn-link', id: 'logout', text: '退出', onclick: logout }),
     ])
     : el('div', { class: 'app-user' }, [
@@ -327,4 +388,47 @@ export function wirePager(state, reload) {
 export function updatePager(state, total) {
   $('prev').disabled = state.offset <= 0;
   $('next').disabled = state.offset + state.limit >= total;
+}
+
+// ---- downloads and dates -----------------------------------------------------------------
+
+/** The file name of a download from its Content-Disposition (RFC 5987 ``filename*`` first). */
+function downloadName(res, fallback) {
+  const cd = res.headers.get('Content-Disposition') || '';
+  const star = /filename\*=UTF-8''([^;]+)/i.exec(cd);
+  if (star) return decodeURIComponent(star[1]);
+  const plain = /filename="?([^";]+)"?/i.exec(cd);
+  return plain ? plain[1] : fallback;
+}
+
+/** Fetch a file from the API and hand it to the browser as a download, under the server's
+ * (Chinese) file name from Content-Disposition (RFC 5987 ``filename*`` first) or `fallback`.
+ * Errors (401/403/422/503) reject with the API's Chinese message instead of becoming a broken
+ * file. Resolves to `{ name, response }` (the response for headers such as X-Export-Count). */
+export async function download(path, fallback) {
+  const response = await api(path, { raw: true });
+  const name = downloadName(response, fallback);
+  const url = URL.createObjectURL(await response.blob());
+  const a = el('a', { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  return { name, response };
+}
+
+/** Today in the browser's time zone as "YYYY-MM-DD". */
+export function todayIso() {
+  const d = new Date();
+  const p = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+}
+
+/** A progress bar (0–1) with a goal mark: `role=img` with the figures as its name. */
+export function rateBar(rate, goal, label) {
+  const w = rate == null ? 0 : Math.max(0, Math.min(1, rate));
+  return el('div', { class: 'rate-bar', role: 'img', 'aria-label': label }, [
+    el('span', { class: `rate-fill${rate != null && rate >= goal ? ' met' : ''}`, style: `width:${(w * 100).toFixed(1)}%` }),
+    el('span', { class: 'rate-goal', style: `left:${(goal * 100).toFixed(1)}%` }),
+  ]);
 }

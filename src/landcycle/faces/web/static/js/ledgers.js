@@ -4,7 +4,7 @@
  * whole filtered set) and exports the same filters through GET /api/exports/parcels?format=xlsx.
  * The filters live in the URL (?kind=idle&zone=…), so a ledger view can be bookmarked.
  */
-import { $, api, el, mu, num, query, renderShell, say, updatePager, wirePager } from './common.js';
+import { $, api, download, el, mu, num, query, renderShell, say, updatePager, wirePager } from './common.js';
 
 const KINDS = {
   approved_unsupplied: '批而未供',
@@ -159,15 +159,6 @@ async function load() {
   }
 }
 
-/** The file name of a download from its Content-Disposition (RFC 5987 ``filename*`` first). */
-function fileName(res, fallback) {
-  const cd = res.headers.get('Content-Disposition') || '';
-  const star = /filename\*=UTF-8''([^;]+)/i.exec(cd);
-  if (star) return decodeURIComponent(star[1]);
-  const plain = /filename="?([^";]+)"?/i.exec(cd);
-  return plain ? plain[1] : fallback;
-}
-
 /** 导出 Excel: fetch the ledger of the current filters, then hand it to the browser as a file
  * (errors are shown on the page in Chinese instead of becoming a broken download). */
 async function exportExcel() {
@@ -176,15 +167,9 @@ async function exportExcel() {
   btn.textContent = '正在导出…';
   say($('message'), '');
   try {
-    const res = await api(`/api/exports/parcels${query({ format: 'xlsx', ...filters() })}`, { raw: true });
-    const blob = await res.blob();
-    const url = URL.createObjectURL(blob);
-    const a = el('a', { href: url, download: fileName(res, `${KINDS[state.kind]}台账.xlsx`), hidden: true });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 60_000);
-    say($('message'), `已导出 ${res.headers.get('X-Export-Count') ?? ''} 宗`, 'ok');
+    const { response } = await download(`/api/exports/parcels${query({ format: 'xlsx', ...filters() })}`,
+      `${KINDS[state.kind]}台账.xlsx`);
+    say($('message'), `已导出 ${response.headers.get('X-Export-Count') ?? ''} 宗`, 'ok');
   } catch (err) {
     say($('message'), `导出失败：${err.message}`, 'error');
   } finally {
