@@ -413,3 +413,59 @@ def test_replacing_refuses_when_workflow_records_stand_on_demo_parcels(db):
     with db.reader() as s:
         assert s.scalar(select(func.count()).select_from(Parcel)) == 50
         assert s.scalar(select(func.count()).select_from(ParcelTransition)) == 1
+
+
+# --------------------------------------------------------------------------- the 百园增效 year
+def _year_facts(db) -> tuple:
+    """What the demo year decided, by parcel code (ids may differ between databases)."""
+    from landcycle.storage.disposal_schema import DisposalEntry, DisposalReport
+    from landcycle.storage.oversight_schema import OversightCase
+
+    with db.reader() as s:
+        entries = sorted(s.execute(select(Parcel.code, DisposalEntry.category, DisposalEntry.measure,
+                                          DisposalEntry.outcome, DisposalEntry.closed_on, DisposalEntry.due_date)
+                                   .join(Parcel, Parcel.id == DisposalEntry.parcel_id)).all())
+        reports = s.scalar(select(func.count()).select_from(DisposalReport))
+        cases = sorted(s.execute(select(Parcel.code, OversightCase.listed_on, OversightCase.status)
+                                 .join(Parcel, Parcel.id == OversightCase.parcel_id)).all())
+    return entries, reports, cases
+
+
+def test_the_demo_year_is_deterministic_plausible_and_played_once(tmp_path):
+    from landcycle.services import evaluation
+
+    facts = []
+    for name in ("a", "b"):
+        db = _new_db(tmp_path / name)
+        generate_demo(db, scale=300, seed=5)
+        run = evaluation.evaluate(db, demo.DEMO_EVALUATION_YEAR, actor="test")
+        r = demo.generate_demo_year(db, run.run_id, seed=5)
+        facts.append(_year_facts(db))
+        if name == "a":
+            with pytest.raises(ValidationFailed) as exc:  # a second year would reopen closed parcels
+                demo.generate_demo_year(db, run.run_id, seed=5)
+            assert exc.value.problems[0].code == "year_present"
+            assert _year_facts(db) == facts[0]
+            with pytest.raises(ValidationFailed) as exc:  # its reports are append-only
+                generate_demo(db, scale=300, replace=True)
+            assert exc.value.problems[0].code == "append_only_records"
+        db.dispose()
+    assert facts[0] == facts[1]
+    entries, reports, cases = facts[0]
+    assert r.plans == 2 and r.plan_tasks == 27 + 25 and r.entries == len(entries) and r.reports == reports
+    closed = [e for e in entries if e.outcome]
+    assert r.closed == len(closed) and 0 < len(closed) < len(entries)
+    assert all(demo.DEMO_LEDGER_OPENED < e.closed_on <= DEMO_AS_OF.replace(month=12, day=31) for e in closed)
+    assert all(e.measure and e.due_date for e in entries)  # every entry has its 一宗一策 plan
+    assert r.cases == len(cases) and r.lifted == sum(c.status == "lifted" for c in cases) and r.agreements == 1
+
+
+def test_the_demo_year_on_a_tiny_world(tmp_path):
+    from landcycle.services import evaluation
+
+    db = _new_db(tmp_path / "t.db")
+    generate_demo(db, scale=7)
+    run = evaluation.evaluate(db, demo.DEMO_EVALUATION_YEAR, actor="test")
+    r = demo.generate_demo_year(db, run.run_id)
+    assert r.plans == 2 and r.entries == len(_year_facts(db)[0]) and r.cases <= 10
+    db.dispose()

@@ -127,6 +127,11 @@ def demo(
         with _progress_bars() as progress:
             rep = evaluation_service.evaluate(db, demo_service.DEMO_EVALUATION_YEAR, actor="cli", progress=progress)
         console.print(f"已完成 {rep.year} 年度评价（批次 {rep.run_id}）。")
+        with _progress_bars() as progress:  # a 百园增效 year: plans, ledgers, 挂牌督办 (docs/demo.md)
+            year = demo_service.generate_demo_year(db, rep.run_id, progress=progress)
+        console.print(f"已生成 {demo_service.DEMO_ACTION_YEAR} 年百园增效演示进展：工作方案 {year.plans} 个，"
+                      f"处置台账 {year.entries} 条（已办结 {year.closed} 条，进展报告 {year.reports} 条），"
+                      f"挂牌督办 {year.cases} 宗，再开发监管协议 {year.agreements} 份。")
     except LandcycleError as exc:
         _fail(exc)
     _print_demo_accounts(db)

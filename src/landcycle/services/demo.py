@@ -36,6 +36,10 @@ Design:
   change-log rows written explicitly (Core inserts bypass the ORM hook): one compact
   "create" row per parcel, enterprise (covering its figures), occupancy, contract,
   agreement and development.
+* The 百园增效 year (:func:`generate_demo_year`, run by ``landcycle demo`` after the evaluation):
+  plans, disposal ledgers with reports and closures, 挂牌督办 cases, one 再开发监管协议 —
+  docs/demo.md. Its progress reports and notes are append-only, so a demo with its year
+  cannot be replaced (``replace=True`` refuses, naming them): use a fresh database.
 * ``replace=True`` deletes previously generated synthetic rows (and any rows referencing
   them) but never the change log, which is append-only: the old demo's history stays on
   file, followed by a "delete" row per removed parcel and enterprise. New rows never
@@ -52,8 +56,9 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import shapely
-from sqlalchemy import Connection, Table, delete, func, insert, or_, select
+from sqlalchemy import Connection, Table, bindparam, delete, func, insert, or_, select, update
 
+from ..domain.disposal import DisposalMeasure, DisposalOutcome
 from ..domain.errors import Problem, ValidationFailed
 from ..domain.geometry import CANONICAL_EPSG, gk3_epsg, gk_areas_m2, project
 from ..domain.identifiers import credit_code_with_check, make_parcel_code
@@ -71,6 +76,8 @@ from ..domain.vocabulary import (
     SupplyMethod,
 )
 from ..storage.db import Database
+from ..storage.disposal_schema import DisposalEntry, DisposalReport
+from ..storage.history import insert_with_history
 from ..storage.ids import BulkIdAllocator
 from ..storage.schema import (
     Base,
@@ -85,8 +92,9 @@ from ..storage.schema import (
     SupplyContract,
     utcnow,
 )
-from . import supply
+from . import disposal, oversight, plan_tasks, supply
 from .jurisdictions import load_reference_jurisdictions
+from .rules import load_rulebook
 
 # --------------------------------------------------------------------------- constants
 #: The demo world's "today": every date is placed relative to it so that verdicts are stable.
@@ -414,8 +422,8 @@ def _floats(a: np.ndarray, nd: int = 2) -> list:
     return out
 
 
-def _log_row(at, action, entity, entity_id, parcel_id, payload, reason=DEMO_REASON) -> dict:
-    before, after = (payload, None) if action == "delete" else (None, payload)
+def _log_row(at, action, entity, entity_id, parcel_id, payload, reason=DEMO_REASON, before=None) -> dict:
+    before, after = (payload, None) if action == "delete" else (before, payload)
     return {"at": at, "actor": DEMO_ACTOR, "action": action, "entity": entity,
             "entity_id": entity_id, "parcel_id": parcel_id, "reason": reason,
             "before": before, "after": after}
@@ -1190,6 +1198,256 @@ class _World:
             done += len(rows)
             report(stage, done, total)
         return done
+
+
+# =========================================================================== the demo year
+#: The 百园增效 action year the demo plays after the evaluation: the year of the published supply
+#: list and of the 挂牌督办 requirement (``[oversight] due`` 2021-12-31).
+DEMO_ACTION_YEAR = DEMO_AS_OF.year
+#: The day the disposal ledgers are opened from the evaluation (after 2020's figures are in).
+DEMO_LEDGER_OPENED = date(DEMO_ACTION_YEAR, 3, 1)
+#: Quarter ends on which the zones report progress on their open entries.
+DEMO_REPORT_DAYS = tuple(date(DEMO_ACTION_YEAR, m, d) for m, d in ((3, 31), (6, 30), (9, 30), (12, 31)))
+#: Closing days are drawn from this span (a plausible year of disposals).
+_CLOSE_FIRST, _CLOSE_LAST = date(DEMO_ACTION_YEAR, 4, 1), date(DEMO_ACTION_YEAR, 12, 20)
+#: Share of closed parcels whose identification turns out wrong (撤销认定).
+_REVOKED_SHARE = 0.04
+#: The zone (by code order) left below the ≥2 挂牌督办 requirement, and the other zones' counts.
+_CASES_BELOW_ZONE = 0
+_CASES_PER_ZONE = (2, 2, 3)
+
+#: (处置措施 choices, 处置结果 choices) per ledger category (domain.disposal vocabularies).
+_LEDGER_PLAYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "approved_unsupplied": (("government_reserve", "self_development"), ("supplied", "procedures_completed")),
+    "idle": (("government_reserve", "court_linkage", "self_development"), ("reclaimed", "resupplied", "revived")),
+}
+_LOW_EFFICIENCY_PLAY = (("self_development", "state_investment", "government_reserve", "court_linkage"),
+                        ("revived", "reclaimed", "resupplied", "judicial"))
+_STAGES = ("assessing", "planning", "implementing", "finishing")
+
+
+@dataclass(frozen=True)
+class DemoYearResult:
+    """What :func:`generate_demo_year` wrote."""
+
+    plans: int
+    plan_tasks: int
+    entries: int
+    reports: int
+    closed: int
+    cases: int
+    case_notes: int
+    lifted: int
+    agreements: int
+    seconds: float
+
+
+def generate_demo_year(db: Database, run_id: int | None, seed: int = 20211,
+                       progress: ProgressFn | None = None) -> DemoYearResult:
+    """Play a plausible 百园增效 year (:data:`DEMO_ACTION_YEAR`) on the demo world, after the
+    evaluation ``run_id`` (docs/demo.md): load the shipped plans (27 + 25 tasks), open the
+    disposal ledgers from the run's verdicts and the parcels' states on
+    :data:`DEMO_LEDGER_OPENED`, fill in every entry's 一宗一策 plan, file quarterly progress
+    reports, close a seeded share of each zone's parcels with outcomes on days through the year,
+    list 挂牌督办 cases in every zone (one zone below the ≥2 requirement) with progress notes,
+    lift some, and sign one 再开发监管协议. The supply list edition written by
+    :func:`generate_demo` stays published; no 考评 round and no quota run are written.
+
+    Deterministic from ``seed``; the ledger rows are written in bulk (one transaction, the
+    change-log rows with them); the handful of cases go through the services. Records of the
+    year are append-only (progress reports and notes): a demo with its year cannot be replaced.
+    """
+    t0 = time.perf_counter()
+    report = progress or (lambda stage, done, total: None)
+    with db.reader() as s:  # the year is played once: its records are append-only
+        if s.scalar(select(func.count()).select_from(DisposalEntry)):
+            raise ValidationFailed(Problem("演示数据", "year", "处置台账中已有记录：演示年度只能在新生成的演示数据上生成一次",
+                                           "year_present"))
+    report("演示年度：加载工作方案", 0, 1)
+    plans = [plan_tasks.load_plan(db, path, actor=DEMO_ACTOR) for path in plan_tasks.shipped_plan_files()]
+    report("演示年度：加载工作方案", 1, 1)
+    report("演示年度：建立处置台账", 0, 1)
+    opened = disposal.open_from_evaluation(db, actor=DEMO_ACTOR, run_id=run_id, states=True,
+                                           opened_on=DEMO_LEDGER_OPENED,
+                                           reason=f"{DEMO_REASON}：按年度评价结果和宗地现状建立处置台账")
+    report("演示年度：建立处置台账", 1, 1)
+    rng = np.random.default_rng([seed, 81])
+    reports, closed = _play_ledger(db, rng, report)
+    cases, notes, lifted = _play_oversight(db, rng, report)
+    agreements = _sign_agreement(db)
+    return DemoYearResult(plans=len(plans), plan_tasks=sum(int(p["tasks"]) for p in plans),
+                          entries=int(opened["created"]), reports=reports, closed=closed, cases=cases,
+                          case_notes=notes, lifted=lifted, agreements=agreements,
+                          seconds=time.perf_counter() - t0)
+
+
+def _play_ledger(db: Database, rng: np.random.Generator, report: ProgressFn) -> tuple[int, int]:
+    """Plans for every entry, closures for a seeded share of each zone's parcels (all entries of
+    a parcel close together), quarterly reports up to the closing. Returns (reports, closed)."""
+    stage = "演示年度：处置台账进展与办结"
+    with db.transaction(actor=DEMO_ACTOR, reason=f"{DEMO_REASON}：{DEMO_ACTION_YEAR}年处置进展") as session:
+        conn = session.connection()
+        t = DisposalEntry.__table__
+        p = Parcel.__table__
+        j = Jurisdiction.__table__
+        rows = conn.execute(select(t.c.id, t.c.parcel_id, t.c.category, t.c.opened_on, t.c.version, p.c.zone_id,
+                                   p.c.county_id, j.c.name).join(p, p.c.id == t.c.parcel_id)
+                            .outerjoin(j, j.c.id == p.c.zone_id)
+                            .where(t.c.status == "open").order_by(t.c.id)).all()
+        report(stage, 0, len(rows))
+        if not rows:
+            return 0, 0
+        county_names = dict(conn.execute(select(j.c.id, j.c.name)).all())
+        # per zone a closing share (some zones reach the 60 % goal, some do not), per parcel a draw
+        zone_ids = sorted({r.zone_id or 0 for r in rows})
+        share = dict(zip(zone_ids, rng.uniform(0.20, 0.80, len(zone_ids)).tolist()))
+        parcels = sorted({r.parcel_id for r in rows})
+        draw = dict(zip(parcels, rng.random(len(parcels)).tolist()))
+        span = (_CLOSE_LAST - _CLOSE_FIRST).days
+        close_day = dict(zip(parcels, rng.integers(0, span + 1, len(parcels)).tolist()))
+        revoked = dict(zip(parcels, (rng.random(len(parcels)) < _REVOKED_SHARE).tolist()))
+        picks = rng.random((len(rows), 3))
+        due_late = rng.random(len(rows)) < 0.3
+        zone_of = {r.parcel_id: r.zone_id or 0 for r in rows}
+        updates, log, report_rows = [], [], []
+        now = utcnow()
+        for i, r in enumerate(rows):
+            measures, outcomes = _LEDGER_PLAYS.get(r.category, _LOW_EFFICIENCY_PLAY)
+            measure = measures[int(picks[i, 0] * len(measures))]
+            county = county_names.get(r.county_id, "县（市、区）")
+            units = [f"{r.name}管理委员会" if r.name else f"{county}人民政府", f"{county}自然资源局"]
+            due = date(DEMO_ACTION_YEAR + 1, 6, 30) if due_late[i] else date(DEMO_ACTION_YEAR, 12, 31)
+            values = {"cause": _cause_text(r.category), "measure": measure,
+                      "plan": f"（演示）{_label_of(measure)}：制定一宗一策处置方案，明确责任单位和完成时限",
+                      "due_date": due, "units": units}
+            closes = draw[r.parcel_id] < share[zone_of[r.parcel_id]]
+            after = dict(values)
+            if closes:
+                day = date.fromordinal(_CLOSE_FIRST.toordinal() + close_day[r.parcel_id])
+                outcome = "revoked" if revoked[r.parcel_id] else outcomes[int(picks[i, 1] * len(outcomes))]
+                after.update(status="closed", outcome=outcome, closed_on=day,
+                             closing_note=f"（演示）处置完成：{_outcome_label(outcome)}")
+            else:
+                day = None
+            row = {**{k: after.get(k) for k in _UPDATE_KEYS}, "status": after.get("status", "open"),
+                   "version": r.version + 1, "updated_at": now}
+            updates.append({"b_id": r.id, **{f"v_{k}": v for k, v in row.items()}})
+            log.append(_log_row(now, "update", "disposal_entries", r.id, r.parcel_id,
+                                _entry_log(after, r.version + 1), DEMO_REASON,
+                                before={**{k: (None if k != "units" else []) for k in values},
+                                        **({"status": "open", "outcome": None, "closed_on": None,
+                                            "closing_note": None} if closes else {}), "version": r.version}))
+            report_rows += _reports_of(r.id, r.opened_on, day, picks[i, 2], now)
+        ids = BulkIdAllocator(conn).take(DisposalReport.__table__, len(report_rows)).tolist()
+        for rid, rr in zip(ids, report_rows):
+            rr["id"] = rid
+        stmt = update(t).where(t.c.id == bindparam("b_id")).values({c: bindparam(f"v_{c}") for c in _UPDATE_KEYS})
+        for a, b in _chunks(len(updates), CHUNK_ROWS):
+            conn.execute(stmt, updates[a:b])
+            conn.execute(insert(ChangeLog), log[a:b])
+            report(stage, b, len(rows))
+        insert_with_history(session, DisposalReport, report_rows)
+        return len(report_rows), sum(1 for u in updates if u["v_status"] == "closed")
+
+
+_UPDATE_KEYS = ("cause", "measure", "plan", "due_date", "units", "status", "outcome", "closed_on", "closing_note",
+                "version", "updated_at")
+
+
+def _entry_log(after: dict, version: int) -> dict:
+    out = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in after.items()}
+    out["version"] = version
+    return out
+
+
+def _label_of(measure: str) -> str:
+    return DisposalMeasure(measure).label
+
+
+def _outcome_label(outcome: str) -> str:
+    return DisposalOutcome(outcome).label
+
+
+def _cause_text(category: str) -> str:
+    return {"approved_unsupplied": "（演示）征地拆迁未完成、项目未落地，土地批而未供",
+            "idle": "（演示）企业资金链紧张，超过约定动工日期满一年未动工"}.get(
+        category, "（演示）企业经营困难、投入产出低于约定，列为低效用地")
+
+
+def _reports_of(entry_id: int, opened_on: date, closed_on: date | None, pick: float, now: datetime) -> list[dict]:
+    """Quarter-end progress reports from the opening up to the closing (or the year's end)."""
+    days = [d for d in DEMO_REPORT_DAYS if d >= opened_on and (closed_on is None or d < closed_on)]
+    if pick < 0.15:  # some zones never report on some entries
+        days = days[:1]
+    out = []
+    for k, d in enumerate(days):
+        pct = min(95, int(25 * (k + 1) * (0.6 + pick)))
+        out.append({"entry_id": entry_id, "reported_on": d, "percent": pct, "stage": _STAGES[min(k, 3)],
+                    "text": f"（演示）第{(d.month - 1) // 3 + 1}季度进展：按一宗一策方案推进，完成 {pct}%",
+                    "reported_by": DEMO_ACTOR, "reported_at": now})
+    return out
+
+
+def _play_oversight(db: Database, rng: np.random.Generator, report: ProgressFn) -> tuple[int, int, int]:
+    """挂牌督办 cases in every zone through the services: 2–3 per zone, one zone with one; a
+    progress note each; a third lifted. Returns (cases, notes, lifted)."""
+    cfg = oversight.settings()
+    listable, counted = list(cfg["listable_states"]), set(cfg["counted_states"])
+    with db.reader() as s:
+        zones = s.execute(select(Jurisdiction.id, Jurisdiction.name).where(Jurisdiction.kind == JurisdictionKind.ZONE.value)
+                          .order_by(Jurisdiction.code)).all()
+        parcels = s.execute(select(Parcel.code, Parcel.zone_id, Parcel.state).where(
+            Parcel.is_synthetic.is_(True), Parcel.state.in_(listable)).order_by(Parcel.id)).all()
+    by_zone: dict[int, list] = {}
+    for code, zone_id, state in parcels:  # counted states (批而未供/闲置) first
+        by_zone.setdefault(zone_id, []).append((state not in counted, code))
+    cases = notes = lifted = 0
+    stage = "演示年度：挂牌督办"
+    report(stage, 0, len(zones))
+    for n, (zone_id, zone_name) in enumerate(zones):
+        want = 1 if n == _CASES_BELOW_ZONE else _CASES_PER_ZONE[int(rng.integers(0, len(_CASES_PER_ZONE)))]
+        pool = sorted(by_zone.get(zone_id, []))[:want]
+        for k, (_later, code) in enumerate(pool):
+            listed = date(DEMO_ACTION_YEAR, 4 + int(rng.integers(0, 5)), 1 + int(rng.integers(0, 28)))
+            level = "city" if k == 0 else "county"
+            case = oversight.open_case(
+                db, code, DEMO_ACTOR, level=level, listed_by_unit="许昌市产业集聚区“百园增效”行动领导小组办公室"
+                if level == "city" else f"{zone_name}所在县（市、区）人民政府",
+                reason="（演示）批而未供、闲置土地消化处置进度滞后", requirement="（演示）年底前完成处置并报送处置成效",
+                deadline=date(DEMO_ACTION_YEAR, 12, 31), units=[f"{zone_name}管理委员会", "自然资源和规划局"],
+                listed_on=listed, document_no=f"演示-许百园督〔{DEMO_ACTION_YEAR}〕{cases + 1:03d}号")
+            cases += 1
+            note_day = date(DEMO_ACTION_YEAR, min(listed.month + 2, 12), 15)
+            oversight.add_progress(db, case["id"], DEMO_ACTOR, text="（演示）已制定处置方案，正在推进", reported_on=note_day)
+            notes += 1
+            if rng.random() < 1 / 3:
+                oversight.lift_case(db, case["id"], DEMO_ACTOR, case["version"],
+                                    result="（演示）已完成处置，予以销号", lifted_on=date(DEMO_ACTION_YEAR, 12, 20))
+                lifted += 1
+        report(stage, n + 1, len(zones))
+    return cases, notes, lifted
+
+
+def _sign_agreement(db: Database) -> int:
+    """One 低效用地再开发监管协议 (000:1114) on the first 低效 parcel with an owner."""
+    states = list(load_rulebook().section("redevelopment")["agreement_states"])
+    with db.reader() as s:
+        row = s.execute(select(Parcel.code, Enterprise.credit_code).join(Occupancy, Occupancy.parcel_id == Parcel.id)
+                        .join(Enterprise, Enterprise.id == Occupancy.enterprise_id)
+                        .where(Parcel.is_synthetic.is_(True), Parcel.state.in_(states),
+                               Occupancy.role == OccupancyRole.OWNER.value, Occupancy.end_date.is_(None))
+                        .order_by(Parcel.id).limit(1)).first()
+    if row is None:
+        return 0
+    oversight.add_agreement(
+        db, row.code, DEMO_ACTOR, agreement_no=f"演示-再开发〔{DEMO_ACTION_YEAR}〕001号", enterprise=row.credit_code,
+        signed_on=date(DEMO_ACTION_YEAR, 7, 15), check_date=date(DEMO_ACTION_YEAR + 1, 12, 31),
+        target_completion_date=date(DEMO_ACTION_YEAR + 1, 6, 30),
+        targets={"investment_intensity": 300.0, "tax_per_mu": 15.0, "plot_ratio": 1.2},
+        exit_terms="（演示）约定期限内未达到投资强度或亩均税收目标的，继续按照低效用地处置，取消或追缴已享受的优惠",
+        rewards=[{"kind": "fiscal_subsidy", "amount_wan": 50.0, "granted_on": date(DEMO_ACTION_YEAR, 8, 1),
+                  "document_no": f"演示-许财〔{DEMO_ACTION_YEAR}〕018号"}])
+    return 1
 
 
 # =========================================================================== demo accounts
