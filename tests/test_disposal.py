@@ -112,6 +112,29 @@ def test_entries_from_states_are_bulk_and_idempotent(world):
     assert len(logs) == 7 and all(x == ("create", "按宗地现状建立处置台账") for x in logs)
 
 
+def test_a_closed_entry_is_not_reopened_by_opening_again_unless_the_parcel_moved_on(world):
+    """Closing settles a finding: opening from the states again does not bring it back — unless
+    the parcel took a lifecycle step after the closing day (a new finding)."""
+    from datetime import datetime, timezone
+
+    from landcycle.storage.lifecycle_schema import ParcelTransition
+
+    db = world
+    disposal.open_from_evaluation(db, actor="台账办", states=True, opened_on="2021-03-01")
+    (e,), _ = disposal.list_entries(db, viewer="台账办", parcel=C[0])
+    disposal.close_entry(db, e["id"], e["version"], actor="台账办", outcome="撤销认定", closed_on="2021-06-30",
+                         note="经核实不属闲置土地")
+    again = disposal.open_from_evaluation(db, actor="台账办", states=True, opened_on="2021-07-01")
+    assert (again["created"], again["already_open"], again["already_closed"]) == (0, 6, 1) and _count(db) == 7
+    with db.transaction(actor="测试", reason="测试") as s:  # a lifecycle step taken after the closing
+        pid = s.scalar(select(Parcel.id).where(Parcel.code == C[0]))
+        s.add(ParcelTransition(parcel_id=pid, transition="test", from_state="idle", to_state="idle", actor="测试",
+                               at=datetime(2021, 7, 1, 2, tzinfo=timezone.utc), documents=[], parcel_version=1,
+                               rulebook_version="test"))
+    later = disposal.open_from_evaluation(db, actor="台账办", states=True, opened_on="2021-07-02")
+    assert (later["created"], later["already_closed"]) == (1, 0) and _count(db) == 8
+
+
 def test_entries_from_an_evaluation_run(db):
     generate_demo(db)
     run_id = evaluation.evaluate(db, 2020, actor="评价办").run_id
@@ -124,6 +147,11 @@ def test_entries_from_an_evaluation_run(db):
     r = disposal.open_from_evaluation(db, actor="台账办", run_id=run_id, opened_on="2021-03-01")
     assert r["created"] == expected and _count(db) == expected
     assert disposal.open_from_evaluation(db, actor="台账办", run_id=run_id)["created"] == 0
+    # a verdict whose entry was closed is not entered again from the same run
+    first, _ = disposal.list_entries(db, viewer="台账办", limit=1)
+    disposal.close_entry(db, first[0]["id"], first[0]["version"], actor="台账办", outcome="盘活", closed_on="2021-06-30")
+    again = disposal.open_from_evaluation(db, actor="台账办", run_id=run_id)
+    assert (again["created"], again["already_closed"]) == (0, 1) and _count(db) == expected
     items, _ = disposal.list_entries(db, viewer="台账办", limit=5)
     assert all(i["source"] == "evaluation" and i["source_run_id"] == run_id and i["source_result_id"] for i in items)
     # the state pass adds only what the run did not open (批而未供 and parcels the run did not find)

@@ -1923,7 +1923,8 @@ def disposal_open_from(run_id: Optional[int] = typer.Option(None, "--run", help=
 
     out = _call(disposal.open_from_evaluation, _ready_db(), actor=actor, run_id=run_id, states=states,
                 opened_on=opened_on)
-    console.print(f"[green]新建台账 {out['created']} 条[/]（候选 {out['candidates']} 条，已有未办结 {out['already_open']} 条）")
+    console.print(f"[green]新建台账 {out['created']} 条[/]（候选 {out['candidates']} 条，已有未办结 {out['already_open']} 条，"
+                  f"已办结不再重复 {out['already_closed']} 条）")
     for cat, n in out["by_category"].items():
         console.print(f"  {disposal.LedgerCategory(cat).label}：{n}")
 

@@ -44,6 +44,7 @@ from ..storage.db import Database
 from ..storage.disposal_schema import DisposalEntry, DisposalReport
 from ..storage.evaluation_schema import EvaluationRun, ParcelEvaluation
 from ..storage.history import insert_with_history
+from ..storage.lifecycle_schema import ParcelTransition
 from ..storage.ids import BulkIdAllocator
 from ..storage.schema import Enterprise, Jurisdiction, Occupancy, Parcel, utcnow
 from . import access, audit, jurisdictions
@@ -521,12 +522,42 @@ def _state_candidates(s: Session, viewer: Principal) -> list[tuple[int, str, Non
     return out
 
 
+def _settled_keys(s: Session, todo: list[tuple]) -> set[tuple]:
+    """The candidates ``(parcel_id, category, result id)`` a closed entry has already settled, so
+    that running the opening again does not reopen what was disposed of: a run's verdict with an
+    entry opened from that very verdict row; a parcel's current state with an entry in that
+    category closed on or after the day the parcel last took a lifecycle step (a parcel that
+    became idle again after its entry was closed is a new finding)."""
+    pids = sorted({c[0] for c in todo})
+    rids = sorted({c[2] for c in todo if c[2] is not None})
+    settled: set[tuple] = set()
+    for a in range(0, len(rids), 5000):
+        settled.update(s.execute(select(DisposalEntry.parcel_id, DisposalEntry.category, DisposalEntry.source_result_id)
+                                 .where(DisposalEntry.source_result_id.in_(rids[a:a + 5000]))).all())
+    closed: dict[tuple, date] = {}
+    stepped: dict[int, date] = {}
+    for a in range(0, len(pids), 5000):
+        chunk = pids[a:a + 5000]
+        closed.update({(pid, cat): day for pid, cat, day in s.execute(
+            select(DisposalEntry.parcel_id, DisposalEntry.category, func.max(DisposalEntry.closed_on))
+            .where(DisposalEntry.parcel_id.in_(chunk), DisposalEntry.status == EntryStatus.CLOSED.value)
+            .group_by(DisposalEntry.parcel_id, DisposalEntry.category))})
+        stepped.update({pid: audit.as_utc(at).astimezone(audit.LOCAL_TZ).date() for pid, at in s.execute(
+            select(ParcelTransition.parcel_id, func.max(ParcelTransition.at))
+            .where(ParcelTransition.parcel_id.in_(chunk)).group_by(ParcelTransition.parcel_id))})
+    for pid, cat, rid, _note in todo:
+        if rid is None and (pid, cat) in closed and (pid not in stepped or stepped[pid] <= closed[(pid, cat)]):
+            settled.add((pid, cat, None))
+    return settled
+
+
 def open_from_evaluation(db: Database, *, actor: Principal | str, run_id: int | None = None, states: bool = False,
                          opened_on: date | str | None = None, reason: str | None = None) -> dict[str, Any]:
     """Open entries for every parcel (within the caller's jurisdiction) that an evaluation run
     found 闲置/低效 (``run_id``) and/or that is now 批而未供/闲置/低效 (``states``) and has no
-    open entry in that category. One transaction, one bulk insert; idempotent. Returns counts:
-    ``{"candidates", "created", "already_open", "by_category": {category: created}}``."""
+    open entry in that category — nor a closed one that already settled the same finding
+    (:func:`_settled_keys`). One transaction, one bulk insert; idempotent. Returns counts:
+    ``{"candidates", "created", "already_open", "already_closed", "by_category": {category: created}}``."""
     actor = as_principal(actor)
     _require_write(actor)
     if run_id is None and not states:
@@ -554,7 +585,8 @@ def open_from_evaluation(db: Database, *, actor: Principal | str, run_id: int | 
             if pid in parcels and (pid, cat) not in seen:
                 seen.add((pid, cat))
                 todo.append((pid, cat, rid, note))
-        new = [c for c in todo if (c[0], c[1]) not in open_keys]
+        settled = _settled_keys(s, todo)
+        new = [c for c in todo if (c[0], c[1]) not in open_keys and (c[0], c[1], c[2]) not in settled]
         facts = _facts(s, [parcels[pid] for pid in sorted({c[0] for c in new})])
         ids = BulkIdAllocator(s.connection()).take(DisposalEntry.__table__, len(new)).tolist()
         now = utcnow()
@@ -569,7 +601,9 @@ def open_from_evaluation(db: Database, *, actor: Principal | str, run_id: int | 
         by_cat = {c.value: 0 for c in LedgerCategory}
         for c in new:
             by_cat[c[1]] += 1
-        return {"candidates": len(todo), "created": len(new), "already_open": len(todo) - len(new),
+        already_open = sum((c[0], c[1]) in open_keys for c in todo)
+        return {"candidates": len(todo), "created": len(new), "already_open": already_open,
+                "already_closed": len(todo) - len(new) - already_open,
                 "by_category": {k: v for k, v in by_cat.items() if v}, "opened_on": day.isoformat(),
                 "run_id": run_id, "states": states}
 

@@ -347,7 +347,7 @@ async function setupFromEvaluation() {
     if ($('f-reason').value.trim()) body.reason = $('f-reason').value.trim();
     try {
       const out = await api('/api/disposal/from-evaluation', { method: 'POST', body });
-      say($('from-message'), `已建立 ${out.created} 条台账（候选 ${out.candidates} 条，已有未办结台账 ${out.already_open} 条未重复建立）`, 'ok');
+      say($('from-message'), `已建立 ${out.created} 条台账（候选 ${out.candidates} 条，已有未办结台账 ${out.already_open} 条、已办结 ${out.already_closed} 条，均未重复建立）`, 'ok');
       await Promise.all([load(), loadProgress()]);
     } catch (err) {
       showError(form, $('from-message'), err);
