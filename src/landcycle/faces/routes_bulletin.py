@@ -13,28 +13,21 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 
 from ..domain.access import Principal
 from ..services import bulletin
 from .auth import current_principal
+from .downloads import XLSX, download
 from .routes_kaoping import Category, Period
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 PDF = "application/pdf"
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Year = Annotated[int, Path(ge=2000, le=2100, description="年度")]
 Quarter = Annotated[int, Path(ge=1, le=4, description="季度（1–4）")]
 AsOf = Annotated[date | None, Query(description="数据截至日期（缺省：季度末，季度未结束时为今天）")]
-
-
-def _download(content: bytes, media_type: str, name: str, ascii_name: str) -> Response:
-    """The bytes as a download named ``name`` (RFC 6266/5987, with an ASCII fallback)."""
-    return Response(content, media_type=media_type, headers={
-        "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"})
 
 
 def _unavailable(exc: bulletin.BulletinUnavailable) -> JSONResponse:
@@ -54,7 +47,7 @@ def build_router() -> APIRouter:
             content = bulletin.render_docx(data) if fmt == "docx" else bulletin.render_pdf(data)
         except bulletin.BulletinUnavailable as exc:
             return _unavailable(exc)
-        return _download(content, DOCX if fmt == "docx" else PDF, bulletin.file_name(data, fmt),
+        return download(content, DOCX if fmt == "docx" else PDF, bulletin.file_name(data, fmt),
                          f"bulletin-{year}-Q{quarter}.{fmt}")
 
     @router.get("/api/bulletins/{year}/Q{quarter}.docx", summary="季度工作通报（Word）", responses=_file(DOCX, "通报"))
@@ -78,6 +71,6 @@ def build_router() -> APIRouter:
         可见范围同 /api/kaoping/{year}/ranking（社会公众只有名称、总分和名次）。"""
         content = bulletin.ranking_xlsx(request.app.state.db, year, viewer=who, category=category, period=period)
         label = {"annual": "年度"}.get(period, period)
-        return _download(content, XLSX, f"{year}{label}考评排名.xlsx", f"ranking-{year}-{period}.xlsx")
+        return download(content, XLSX, f"{year}{label}考评排名.xlsx", f"ranking-{year}-{period}.xlsx")
 
     return router

@@ -19,18 +19,17 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from ..domain.access import Principal
 from ..services import disposal
 from .auth import current_principal
+from .downloads import XLSX, download
 from .editing import MAX_INT, Body, Day, IfMatch, Reason, Text, Version, Whole, changes_of, expected_version, versioned
 from .paging import PageParams, page_body, page_params
 
 EntryId = Annotated[int, Path(ge=1, le=MAX_INT, description="台账编号")]
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Units = list[Text(100, min_length=1)]  # type: ignore[valid-type]
 
 
@@ -115,8 +114,7 @@ def build_router() -> APIRouter:
         """按产业集聚区或县(市、区)导出处置台账，报备归档格式（标题、表头、面积保留两位小数）。"""
         data, name = disposal.export_xlsx(db_of(request), viewer=who, zone=filters["zone"], county=filters["county"],
                                           category=filters["category"], status=filters["status"])
-        return Response(data, media_type=XLSX, headers={
-            "Content-Disposition": f"attachment; filename=\"disposal-ledger.xlsx\"; filename*=UTF-8''{quote(name)}"})
+        return download(data, XLSX, name, "disposal-ledger.xlsx")
 
     @router.get("/entries/{entry_id}", summary="处置台账详情")
     def get_entry(entry_id: EntryId, request: Request, who: Principal = Depends(current_principal)):

@@ -15,23 +15,21 @@ import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Callable, Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from ..config import Settings
 from ..domain.access import Action, Principal
 from ..services import access, exports, imports, registry
 from .auth import current_principal
+from .downloads import XLSX, download, scratch_file_download
 from .paging import PageParams, page_body, page_params
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MEDIA_TYPES = {"gpkg": "application/geopackage+sqlite3", "geojson": "application/geo+json",
                "dxf": "image/vnd.dxf", "xlsx": XLSX, "zip": "application/zip"}
 _MAX_ID = 2**31 - 1
@@ -100,13 +98,7 @@ def _read_upload(request: Request, work: Path, opts: ImportOptions):
 
 
 def _xlsx(path: Path, name: str) -> Response:
-    return Response(path.read_bytes(), media_type=XLSX,
-                    headers={"Content-Disposition": _attachment(name)})
-
-
-def _attachment(name: str) -> str:
-    """Content-Disposition for a Chinese file name (RFC 6266/5987, with an ASCII fallback)."""
-    return f"attachment; filename=\"report.xlsx\"; filename*=UTF-8''{quote(name)}"
+    return download(path.read_bytes(), XLSX, name, "report.xlsx")
 
 
 def build_router(settings: Settings) -> APIRouter:
@@ -182,7 +174,7 @@ def build_router(settings: Settings) -> APIRouter:
         return imports.undo_batch(request.app.state.db, batch_id, actor=principal)
 
     @router.get("/api/exports/parcels", summary="导出宗地（GIS 文件或 Excel 台账）",
-                response_class=FileResponse,
+                response_class=Response,
                 responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}, "description": "导出文件"}})
     def export_parcels(
         request: Request,
@@ -207,9 +199,8 @@ def build_router(settings: Settings) -> APIRouter:
                                             category=category, land_source=land_source)
             path = exports.package_for_download(result)
             kind = "zip" if path.suffix == ".zip" else fmt
-            return FileResponse(path, media_type=MEDIA_TYPES[kind], filename=path.name,
-                                headers={"X-Export-Count": str(result.count)},
-                                background=BackgroundTask(shutil.rmtree, work, ignore_errors=True))
+            return scratch_file_download(path, work, MEDIA_TYPES[kind], f"parcels.{path.suffix.lstrip('.')}",
+                                         headers={"X-Export-Count": str(result.count)})
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise

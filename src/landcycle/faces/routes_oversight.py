@@ -23,13 +23,13 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from ..domain.access import Principal
 from ..services import oversight
 from .auth import current_principal
+from .downloads import XLSX, download
 from .editing import MAX_INT, Body, Day, IfMatch, Number, Text, Version, Whole, expected_version, versioned
 
 CaseId = Annotated[int, Path(ge=1, le=MAX_INT, description="挂牌督办事项编号")]
 AgreementId = Annotated[int, Path(ge=1, le=MAX_INT, description="再开发监管协议编号（id）")]
 ClawbackId = Annotated[int, Path(ge=1, le=MAX_INT, description="追缴事项编号")]
 AsOf = Query(None, description="按此日统计（默认今日）")
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class CaseIn(Body):
@@ -140,9 +140,7 @@ def build_router() -> APIRouter:
                who: Principal = Depends(current_principal)):
         """汇总表和各产业集聚区的挂牌督办台账（可打印归档）。"""
         data = oversight.export_cases_xlsx(request.app.state.db, who, as_of=as_of, zone=zone)
-        return Response(data, media_type=XLSX,
-                        headers={"Content-Disposition": "attachment; filename*=UTF-8''%E6%8C%82%E7%89%8C%E7%9D%A3"
-                                                        "%E5%8A%9E%E5%8F%B0%E8%B4%A6.xlsx"})
+        return download(data, XLSX, "挂牌督办台账.xlsx", "oversight.xlsx")
 
     @router.get("/oversight/cases/{oversight_case_id}", summary="一个挂牌督办事项")
     def show_case(oversight_case_id: CaseId, request: Request, as_of: date | None = AsOf,

@@ -16,16 +16,15 @@ written). Rules: ``services/supply_lists.py``; what the public then sees: ``serv
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from ..domain.access import Principal
 from ..services import supply_lists
 from .auth import current_principal
+from .downloads import XLSX, download
 from .editing import MAX_INT, Body, Day, IfMatch, Number, Reason, Text, Version, expected_version, versioned
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ListId = Annotated[int, Path(ge=1, le=MAX_INT, description="清单版本编号")]
 
 
@@ -121,8 +120,7 @@ def build_router() -> APIRouter:
     def export(list_id: ListId, request: Request, who: Principal = Depends(current_principal)):
         """序号、宗地代码、坐落、面积(亩)、类别、用途、供地方式、成本/价格、供地条件、程序、周期……"""
         name, data = supply_lists.export_xlsx(request.app.state.db, list_id, who)
-        return Response(data, media_type=XLSX, headers={
-            "Content-Disposition": f"attachment; filename=\"supply-list.xlsx\"; filename*=UTF-8''{quote(name)}"})
+        return download(data, XLSX, name, "supply-list.xlsx")
 
     @router.post("/{list_id}/entries", summary="草稿增加宗地")
     def add(list_id: ListId, body: AddIn, request: Request, if_match: IfMatch = None,
