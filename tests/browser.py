@@ -58,7 +58,8 @@ def web_site(tmp_path_factory):
     db = Database(url)
     setup.init_database(db, actor="test")
     demo.generate_demo(db)
-    evaluation.evaluate(db, demo.DEMO_EVALUATION_YEAR, actor="test")
+    run = evaluation.evaluate(db, demo.DEMO_EVALUATION_YEAR, actor="test")
+    demo.generate_demo_year(db, run.run_id)  # as `landcycle demo` does: plans, ledgers, 挂牌督办 (docs/demo.md)
     for name, spec in ACCOUNTS.items():
         accounts.add_user(db, name, PASSWORD, **spec)
     db.dispose()
