@@ -293,8 +293,15 @@ def test_quota_preview_store_and_read(page, site, browser):
     page.get_by_role("button", name="保存分配").click()  # no total: refused next to the field
     expect(page.locator("#total_mu[aria-invalid='true']")).to_be_visible()
     page.get_by_label("指标总量（亩）").fill("3000")
+    page.get_by_label("统计日期").fill("2021-06-30")  # the ledger as it stood that day (the demo year)
     page.get_by_role("button", name="试算（不保存）").click()
     expect(page.locator("#preview-table-total")).to_have_text("3,000")
+    expect(page.locator("#preview-body caption")).to_contain_text("数据截至 2021-06-30")
+    past = api_call(site, f"/api/quota/{YEAR}/preview?total_mu=3000&as_of=2021-06-30", "city")
+    for c in past["counties"]:
+        expect(page.locator(f'#preview-table tr[data-code="{c["code"]}"] td.allocated')).to_have_text(
+            f"{c['allocated_mu']:,.0f}")
+    page.get_by_label("统计日期").fill("")
     expect(page.locator("#run-note")).to_be_visible()  # nothing stored by the preview
     page.get_by_label("分配依据或说明").fill("2023 年度新增建设用地计划指标")
     page.get_by_role("button", name="保存分配").click()

@@ -265,6 +265,13 @@ export function num(v, digits = 2) {
   return digits === 2 ? NUM.format(v) : new Intl.NumberFormat('zh-CN', { maximumFractionDigits: digits }).format(v);
 }
 
+const FIXED2 = new Intl.NumberFormat('zh-CN', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+
+/** An area in 亩 for a table column: always two decimals, so the column lines up (547.70). */
+export function muCell(v) {
+  return v == null || v === '' || !isFinite(v) ? '—' : FIXED2.format(v);
+}
+
 /** 亩 from a value in 亩 (e.g. "12.35 亩"). */
 export function mu(v) {
   return v == null ? '—' : `${num(v)} 亩`;
@@ -415,6 +422,15 @@ export async function download(path, fallback) {
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
   return { name, response };
+}
+
+/** Fill a year `<select>`: next year down to 2021 (the 百园增效 action's first year), plus
+ * `selected` if it lies outside that range. */
+export function fillYearOptions(select, selected) {
+  const years = [];
+  for (let y = new Date().getFullYear() + 1; y >= 2021; y -= 1) years.push(String(y));
+  if (selected && !years.includes(String(selected))) years.push(String(selected));
+  select.replaceChildren(...years.map((y) => el('option', { value: y, text: `${y} 年` })));
 }
 
 /** Today in the browser's time zone as "YYYY-MM-DD". */

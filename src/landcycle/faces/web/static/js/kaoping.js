@@ -8,7 +8,7 @@
  * round's version). 422 problems land next to the item's input; 409 (someone saved first) shows
  * the API's message and reloads the current version. The year and period live in the URL.
  */
-import { $, api, clearProblems, date, el, num, query, renderShell, say } from './common.js';
+import { $, api, clearProblems, date, el, fillYearOptions, num, query, renderShell, say } from './common.js';
 
 const STATUS_LABEL = { none: '尚未开始', draft: '评分中（未发布）', published: '已发布' };
 const state = { year: '', period: 'annual', office: '' };
@@ -29,13 +29,6 @@ function writeUrl() {
     year: state.year, period: state.period === 'annual' ? '' : state.period, office: state.office }));
 }
 
-function fillYears() {
-  const now = new Date().getFullYear();
-  const years = [];
-  for (let y = now + 1; y >= 2021; y -= 1) years.push(String(y));
-  if (!years.includes(state.year)) years.push(state.year);
-  $('year').replaceChildren(...years.map((y) => el('option', { value: y, text: `${y} 年` })));
-}
 
 /** The areas of the scheme, in order (ranking columns). */
 function areas() {
@@ -328,7 +321,7 @@ async function load() {
 async function main() {
   user = await renderShell({ active: 'kaoping', requireLogin: true });
   readUrl();
-  fillYears();
+  fillYearOptions($('year'), state.year);
   for (const id of ['year', 'period']) {
     $(id).addEventListener('change', () => {
       state[id] = $(id).value;

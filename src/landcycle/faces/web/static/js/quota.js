@@ -1,11 +1,11 @@
 /*
  * 增存挂钩 (/work/quota): a year's allocation of new construction-land quota among the counties
  * from GET /api/quota/{year} (the latest stored run with every figure behind it, and the list
- * of runs; 404 when the year has none). For the city admin: 试算 (GET …/preview?total_mu=, not
- * stored) and 保存分配 (POST /api/quota/{year} {total_mu, reason}); 422 problems appear next to
+ * of runs; 404 when the year has none). For the city admin: 试算 (GET …/preview?total_mu=&as_of=,
+ * not stored) and 保存分配 (POST /api/quota/{year} {total_mu, reason, as_of}); 422 problems appear next to
  * the field, a 403 as the API's message. The year lives in the URL.
  */
-import { $, api, clearProblems, date, el, factList, mu, num, pct, query, renderShell, say, showProblems } from './common.js';
+import { $, api, clearProblems, date, el, factList, fillYearOptions, mu, muCell, num, pct, query, renderShell, say, showProblems } from './common.js';
 
 const PARAM_LABEL = {
   base_share: '基础份额（平均分配）', revived_share: '盘活面积份额', rate_share: '消化处置率份额',
@@ -22,13 +22,6 @@ function readUrl() {
   state.year = Number.isInteger(y) && y >= 2000 && y <= 2100 ? String(y) : String(new Date().getFullYear());
 }
 
-function fillYears() {
-  const now = new Date().getFullYear();
-  const years = [];
-  for (let y = now + 1; y >= 2021; y -= 1) years.push(String(y));
-  if (!years.includes(state.year)) years.push(state.year);
-  $('year').replaceChildren(...years.map((y) => el('option', { value: y, text: `${y} 年` })));
-}
 
 function paramText(key, v) {
   if (typeof v === 'boolean') return v ? '是' : '否';
@@ -50,12 +43,12 @@ function allocationView(run, id) {
     if (c.bound) notes.push(el('span', { class: 'tag', text: `按${BOUND_LABEL[c.bound] || c.bound}` }));
     tbody.append(el('tr', { dataset: { code: c.code } }, [
       el('td', { class: 'name', text: c.name }),
-      el('td', { class: 'num', text: num(c.identified_mu) }),
-      el('td', { class: 'num', text: num(c.revived_mu) }),
+      el('td', { class: 'num', text: muCell(c.identified_mu) }),
+      el('td', { class: 'num', text: muCell(c.revived_mu) }),
       el('td', { class: 'num', text: c.identified_mu ? pct(c.rate) : '无数据' }),
       el('td', { class: 'num', text: num(c.kaoping) }),
       el('td', { class: 'num', text: pct(c.weight, 2) }),
-      el('td', { class: 'num', text: num(c.exact_mu) }),
+      el('td', { class: 'num', text: muCell(c.exact_mu) }),
       el('td', { class: 'num allocated', text: num(c.allocated_mu) }),
       el('td', null, notes.length ? notes : ['—']),
     ]));
@@ -63,9 +56,9 @@ function allocationView(run, id) {
   t.append(tbody);
   const sum = (k) => run.counties.reduce((a, c) => a + (c[k] || 0), 0);
   t.append(el('tfoot', null, [el('tr', null, [
-    el('td', { text: '合计' }), el('td', { class: 'num', text: num(sum('identified_mu')) }),
-    el('td', { class: 'num', text: num(sum('revived_mu')) }), el('td', { text: '' }), el('td', { text: '' }),
-    el('td', { class: 'num', text: pct(sum('weight'), 2) }), el('td', { class: 'num', text: num(sum('exact_mu')) }),
+    el('td', { text: '合计' }), el('td', { class: 'num', text: muCell(sum('identified_mu')) }),
+    el('td', { class: 'num', text: muCell(sum('revived_mu')) }), el('td', { text: '' }), el('td', { text: '' }),
+    el('td', { class: 'num', text: pct(sum('weight'), 2) }), el('td', { class: 'num', text: muCell(sum('exact_mu')) }),
     el('td', { class: 'num', id: `${id}-total`, text: num(sum('allocated_mu')) }), el('td', { text: '' }),
   ])]));
   const params = Object.entries(run.parameters).map(([k, v]) => [PARAM_LABEL[k] || k, paramText(k, v)]);
@@ -124,6 +117,7 @@ function allocateBody() {
   const body = { total_mu: raw === '' ? null : Number(raw) };
   const reason = $('reason').value.trim();
   if (reason) body.reason = reason;
+  if ($('as_of').value) body.as_of = $('as_of').value;  // the ledger's figures of that day
   return body;
 }
 
@@ -138,7 +132,7 @@ async function preview() {
   say($('allocate-message'), '');
   const body = allocateBody();
   try {
-    const run = await api(`/api/quota/${state.year}/preview${query({ total_mu: body.total_mu })}`);
+    const run = await api(`/api/quota/${state.year}/preview${query({ total_mu: body.total_mu, as_of: body.as_of })}`);
     $('preview-body').replaceChildren(allocationView(run, 'preview-table'));
     $('preview-panel').hidden = false;
     say($('allocate-message'), `试算完成：${num(run.total_mu)} 亩，未保存`, 'info');
@@ -164,7 +158,7 @@ async function store(ev) {
 async function main() {
   user = await renderShell({ active: 'quota', requireLogin: true });
   readUrl();
-  fillYears();
+  fillYearOptions($('year'), state.year);
   $('allocate-panel').hidden = user.role !== 'city_admin';
   $('year').addEventListener('change', () => {
     state.year = $('year').value;
