@@ -49,7 +49,7 @@ from ..storage.evaluation_schema import EvaluationRun, ParcelEvaluation
 from ..storage.oversight_schema import (OversightCase, OversightProgress, RedevelopmentAgreement,
                                         RedevelopmentAssessment, RedevelopmentClawback, RedevelopmentReward)
 from ..storage.schema import Enterprise, Jurisdiction, Occupancy, Parcel, ParcelDevelopment
-from . import access, audit, evaluation, jurisdictions, registry
+from . import access, audit, evaluation, jurisdictions, registry, report_excel
 from .rules import load_rulebook
 from .supervision import _date_problems, _money, _text
 
@@ -370,7 +370,7 @@ def lift_case(db: Database, case_id: int, viewer: Principal | str, expected_vers
 _SHEET_COLUMNS = ("序号", "宗地代码", "坐落", "面积(亩)", "挂牌时土地状态", "督办级别", "挂牌督办单位", "督办文号",
                   "挂牌日期", "督办事由", "督办要求", "完成时限", "牵头单位", "责任单位", "最新进展", "状态", "销号日期",
                   "销号结果")
-_WIDTHS = (6, 22, 28, 10, 12, 8, 22, 18, 12, 30, 30, 12, 20, 30, 36, 8, 12, 30)
+_WIDTHS = (6, 22, 28, 10, 12, 8, 22, 18, 13, 30, 30, 13, 20, 30, 36, 8, 13, 30)
 
 
 def export_cases_xlsx(db: Database, viewer: Principal | str, as_of: date | None = None,
@@ -387,7 +387,7 @@ def export_cases_xlsx(db: Database, viewer: Principal | str, as_of: date | None 
         with db.reader() as s:
             zone = jurisdictions.resolve(s, zone, record="导出", field="zone").name
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Border, Font, Side
+    from openpyxl.styles import Alignment, Border, Side
 
     thin = Side(style="thin")
     box = Border(left=thin, right=thin, top=thin, bottom=thin)
@@ -424,7 +424,9 @@ def export_cases_xlsx(db: Database, viewer: Principal | str, as_of: date | None 
                        r["lift_result"]])
             for col in (9, 12, 17):
                 sh.cell(sh.max_row, col).number_format = "yyyy-mm-dd"
+            sh.cell(sh.max_row, 4).number_format = "0.00"
         sh.append(["合计", f"{len(rows)} 宗", None, round(sum(r["area_mu"] for r in rows), 4)])
+        sh.cell(sh.max_row, 4).number_format = "0.00"
         _frame(sh, 3, len(_SHEET_COLUMNS), box, wrap, _WIDTHS)
         sh.append([])
         sh.append(["填报单位（盖章）：", None, None, None, None, None, "填报人：", None, "填报日期：",
@@ -443,11 +445,15 @@ def _sheet_name(name: str) -> str:
 
 def _frame(ws, header_row: int, ncols: int, box, wrap, widths) -> None:
     """Bold title and header, borders and wrapping over the table, column widths, frozen header."""
-    from openpyxl.styles import Font
+    from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
 
     ws.cell(1, 1).font = Font(bold=True, size=14)
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=ncols)
+    if header_row > 2 and ws.cell(2, 1).value:  # the line under the title, wrapped across the table
+        ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=ncols)
+        ws.cell(2, 1).alignment = Alignment(wrap_text=True, vertical="top")
+        report_excel.fit_row_heights(ws, 2, 2, [sum(widths)])
     for c in ws[header_row]:
         c.font = Font(bold=True)
     for row in ws.iter_rows(min_row=header_row, max_row=ws.max_row, max_col=ncols):
@@ -455,9 +461,9 @@ def _frame(ws, header_row: int, ncols: int, box, wrap, widths) -> None:
             c.border, c.alignment = box, wrap
     for i, w in enumerate(widths, 1):
         ws.column_dimensions[get_column_letter(i)].width = w
+    report_excel.fit_row_heights(ws, header_row, ws.max_row, widths)
     ws.freeze_panes = ws.cell(header_row + 1, 1)
-    ws.page_setup.orientation = "landscape"
-    ws.print_title_rows = f"{header_row}:{header_row}"
+    report_excel.print_setup(ws, sum(widths), f"{header_row}:{header_row}")
 
 
 # =========================================================================== 再开发监管协议: views

@@ -9,6 +9,7 @@ with it; other ledgers may write their sheets the same way.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from io import BytesIO
 from typing import Any, Sequence
@@ -73,17 +74,47 @@ def filing_sheet(ws: Worksheet, *, title: str, subtitle: str | None, columns: Se
         ws.row_dimensions[r].height = 15 * (1 + len(note) // 60)
     for i, c in enumerate(columns, start=1):
         ws.column_dimensions[get_column_letter(i)].width = c.width
+    fit_row_heights(ws, 3, ws.max_row - (1 if note else 0), [c.width for c in columns])
     ws.freeze_panes = "A4"
-    _print_setup(ws)
+    print_setup(ws, sum(c.width for c in columns))
 
 
-def _print_setup(ws: Worksheet) -> None:
+#: The height of one line of 11-point text, in points.
+_LINE_PT = 15.0
+
+
+def text_columns(text: str) -> float:
+    """How many column-width units ``text`` takes on one line (a CJK character two, others one)."""
+    return sum(2.0 if ord(ch) > 0x2E80 else 1.05 for ch in text)
+
+
+def fit_row_heights(ws: Worksheet, first: int, last: int, widths: Sequence[float]) -> None:
+    """Give rows ``first``..``last`` the height their wrapped text needs in columns ``widths``.
+
+    A spreadsheet program does not re-measure rows written by openpyxl (LibreOffice keeps the
+    default height, and wrapped lines then overlap the next row), so the height is set here from
+    the text: the most lines any cell of the row wraps to, one 15-pt line each."""
+    for r in range(first, last + 1):
+        lines = 1
+        for i, width in enumerate(widths, start=1):
+            value = ws.cell(r, i).value
+            if value is None:
+                continue
+            usable = max(width - 1.0, 1.0)
+            lines = max(lines, sum(max(1, math.ceil(text_columns(part) / usable))
+                                   for part in str(value).split("\n")))
+        ws.row_dimensions[r].height = _LINE_PT * lines + 3
+
+
+def print_setup(ws: Worksheet, total_width: float, title_rows: str = "1:3") -> None:
+    """Landscape, one page wide, header rows repeated, page numbers; A3 paper when the columns
+    are too many to read on A4 at that scale (``total_width`` in column units, > 180)."""
     ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.paperSize = ws.PAPERSIZE_A3 if total_width > 180 else ws.PAPERSIZE_A4
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_title_rows = "1:3"
+    ws.print_title_rows = title_rows
     ws.print_options.horizontalCentered = True
     ws.page_margins.left = ws.page_margins.right = 0.5
     ws.oddFooter.center.text = "第 &P 页，共 &N 页"
