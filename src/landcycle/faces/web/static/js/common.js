@@ -424,6 +424,23 @@ export async function download(path, fallback) {
   return { name, response };
 }
 
+/** The 导出 button's click: `btn` disabled and saying 正在导出… while `path` downloads; then
+ * `done({ name, response })`'s text (or the API's refusal) in `messageEl`. */
+export async function exportFromButton(btn, messageEl, path, fallback, done = () => '已导出 Excel') {
+  const label = btn.textContent;
+  btn.disabled = true;
+  btn.textContent = '正在导出…';
+  say(messageEl, '');
+  try {
+    say(messageEl, done(await download(path, fallback)), 'ok');
+  } catch (err) {
+    say(messageEl, `导出失败：${err.message}`, 'error');
+  } finally {
+    btn.disabled = false;
+    btn.textContent = label;
+  }
+}
+
 /** Fill a year `<select>`: next year down to 2021 (the 百园增效 action's first year), plus
  * `selected` if it lies outside that range. */
 export function fillYearOptions(select, selected) {

@@ -11,7 +11,7 @@
  * The filters, the open entry and the progress day live in the URL.
  */
 import {
-  $, api, clearProblems, download, el, factList, mu, num, pct, query, rateBar, renderShell, say,
+  $, api, clearProblems, el, exportFromButton, factList, mu, num, pct, query, rateBar, renderShell, say,
   showProblems, todayIso, updatePager, wirePager,
 } from './common.js';
 
@@ -426,20 +426,9 @@ async function fillFilters() {
   $('zone-field').hidden = scope.zones.length <= 1;
 }
 
-async function exportExcel() {
-  const btn = $('export');
-  btn.disabled = true;
-  btn.textContent = '正在导出…';
-  say($('message'), '');
-  try {
-    await download(`/api/disposal/entries.xlsx${query(filters())}`, '处置台账.xlsx');
-    say($('message'), state.overdue ? '已导出（Excel 含筛选条件下的全部台账，不限于逾期）' : '已导出 Excel', 'ok');
-  } catch (err) {
-    say($('message'), `导出失败：${err.message}`, 'error');
-  } finally {
-    btn.disabled = false;
-    btn.textContent = '导出 Excel';
-  }
+function exportExcel() {
+  return exportFromButton($('export'), $('message'), `/api/disposal/entries.xlsx${query(filters())}`, '处置台账.xlsx',
+    () => (state.overdue ? '已导出（Excel 含筛选条件下的全部台账，不限于逾期）' : '已导出 Excel'));
 }
 
 async function main() {

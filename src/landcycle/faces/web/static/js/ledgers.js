@@ -4,7 +4,7 @@
  * whole filtered set) and exports the same filters through GET /api/exports/parcels?format=xlsx.
  * The filters live in the URL (?kind=idle&zone=…), so a ledger view can be bookmarked.
  */
-import { $, api, download, el, mu, num, query, renderShell, say, updatePager, wirePager } from './common.js';
+import { $, api, el, exportFromButton, mu, num, query, renderShell, say, updatePager, wirePager } from './common.js';
 
 const KINDS = {
   approved_unsupplied: '批而未供',
@@ -159,23 +159,10 @@ async function load() {
   }
 }
 
-/** 导出 Excel: fetch the ledger of the current filters, then hand it to the browser as a file
- * (errors are shown on the page in Chinese instead of becoming a broken download). */
-async function exportExcel() {
-  const btn = $('export');
-  btn.disabled = true;
-  btn.textContent = '正在导出…';
-  say($('message'), '');
-  try {
-    const { response } = await download(`/api/exports/parcels${query({ format: 'xlsx', ...filters() })}`,
-      `${KINDS[state.kind]}台账.xlsx`);
-    say($('message'), `已导出 ${response.headers.get('X-Export-Count') ?? ''} 宗`, 'ok');
-  } catch (err) {
-    say($('message'), `导出失败：${err.message}`, 'error');
-  } finally {
-    btn.disabled = false;
-    btn.textContent = '导出 Excel';
-  }
+/** 导出 Excel: the ledger of the current filters as a file (errors shown on the page in Chinese). */
+function exportExcel() {
+  return exportFromButton($('export'), $('message'), `/api/exports/parcels${query({ format: 'xlsx', ...filters() })}`,
+    `${KINDS[state.kind]}台账.xlsx`, ({ response }) => `已导出 ${response.headers.get('X-Export-Count') ?? ''} 宗`);
 }
 
 async function fillFilters() {

@@ -10,7 +10,7 @@
  * Filters, the day and the open case live in the URL.
  */
 import {
-  $, api, clearProblems, download, el, factList, mu, num, query, renderShell, say, showProblems,
+  $, api, clearProblems, el, exportFromButton, factList, mu, num, query, renderShell, say, showProblems,
   table, todayIso, wan,
 } from './common.js';
 
@@ -391,18 +391,9 @@ async function openAgreement(id) {
 
 // ---- page ------------------------------------------------------------------------------
 
-async function exportExcel() {
-  const btn = $('export');
-  btn.disabled = true;
-  say($('message'), '');
-  try {
-    await download(`/api/oversight/export.xlsx${query({ as_of: state.as_of, zone: state.zone })}`, '挂牌督办台账.xlsx');
-    say($('message'), '已导出挂牌督办台账（Excel）', 'ok');
-  } catch (err) {
-    say($('message'), `导出失败：${err.message}`, 'error');
-  } finally {
-    btn.disabled = false;
-  }
+function exportExcel() {
+  return exportFromButton($('export'), $('message'), `/api/oversight/export.xlsx${query({ as_of: state.as_of, zone: state.zone })}`,
+    '挂牌督办台账.xlsx', () => '已导出挂牌督办台账（Excel）');
 }
 
 async function main() {
