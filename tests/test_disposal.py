@@ -436,6 +436,31 @@ def test_jurisdiction_limits(world):
     assert (again["created"], again["already_closed"]) == (0, 1)
 
 
+def test_overdue_filter_and_totals_over_the_whole_filtered_set(world, monkeypatch):
+    """``overdue``: open and past its 完成时限 on today's date — the day itself is not late; the
+    totals count every entry the filters select, not a page."""
+    from datetime import date
+
+    db = world
+    disposal.open_from_evaluation(db, actor="台账办", states=True, opened_on="2021-03-01")
+    items, _ = disposal.list_entries(db, viewer="台账办", sort=[("id", False)])
+    dues = {items[0]["id"]: "2021-06-29", items[1]["id"]: "2021-06-30", items[2]["id"]: "2021-07-01"}
+    for e in items[:3]:
+        disposal.update_entry(db, e["id"], {"due_date": dues[e["id"]]}, e["version"], actor="台账办")
+    late_closed = disposal.get_entry(db, items[0]["id"], viewer="台账办")
+    monkeypatch.setattr(disposal, "today", lambda: date(2021, 6, 30))
+    late, n = disposal.list_entries(db, viewer="台账办", overdue=True)
+    assert n == 1 and [e["id"] for e in late] == [items[0]["id"]]  # due 06-29; 06-30 is the day itself
+    totals = disposal.entry_totals(db, viewer="台账办")
+    assert (totals["count"], totals["open"], totals["overdue"]) == (7, 7, 1)
+    assert totals["area_mu"] == pytest.approx(sum(e["area_mu"] for e in items), abs=1e-4)
+    assert disposal.entry_totals(db, viewer="台账办", overdue=True)["count"] == 1
+    disposal.close_entry(db, late_closed["id"], late_closed["version"], actor="台账办", outcome="盘活",
+                         closed_on="2021-06-30")
+    assert disposal.list_entries(db, viewer="台账办", overdue=True)[1] == 0  # closed is never late
+    assert (lambda t: (t["count"], t["open"], t["overdue"]))(disposal.entry_totals(db, viewer="台账办")) == (7, 6, 0)
+
+
 # =========================================================================== Excel
 def test_excel_export_of_a_county_ledger(world):
     db = world

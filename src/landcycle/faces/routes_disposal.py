@@ -91,8 +91,10 @@ def _filters(zone: str | None = Query(None, max_length=100, description="产业�
              county: str | None = Query(None, max_length=100, description="县(市、区)或管委会（代码、名称或别名）"),
              category: str | None = Query(None, max_length=30, description="台账类别（值或中文名）"),
              status_: str | None = Query(None, alias="status", max_length=10, description="open 处置中 / closed 已办结"),
-             parcel: str | None = Query(None, max_length=19, description="宗地代码")) -> dict[str, Any]:
-    return {"zone": zone, "county": county, "category": category, "status": status_, "parcel": parcel}
+             parcel: str | None = Query(None, max_length=19, description="宗地代码"),
+             overdue: bool = Query(False, description="只列逾期：处置中且已过完成时限（按今天）")) -> dict[str, Any]:
+    return {"zone": zone, "county": county, "category": category, "status": status_, "parcel": parcel,
+            "overdue": overdue}
 
 
 def build_router() -> APIRouter:
@@ -103,17 +105,20 @@ def build_router() -> APIRouter:
     def list_entries(request: Request, filters: dict = Depends(_filters),
                      page: PageParams = Depends(page_params(disposal.SORT_FIELDS)),
                      who: Principal = Depends(current_principal)):
-        """本辖区的批而未供、闲置和低效用地处置台账（一宗一策）。企业账号 403，未登录 401。"""
+        """本辖区的批而未供、闲置和低效用地处置台账（一宗一策）；``totals`` 为全部筛选结果的条数、面积（亩）、
+        处置中和逾期条数。企业账号 403，未登录 401。"""
         items, total = disposal.list_entries(db_of(request), viewer=who, sort=page.sort, limit=page.limit,
                                              offset=page.offset, **filters)
-        return page_body(request, items, total, page)
+        return {**page_body(request, items, total, page),
+                "totals": disposal.entry_totals(db_of(request), viewer=who, **filters)}
 
     @router.get("/entries.xlsx", summary="导出处置台账（Excel）", response_class=Response,
                 responses={200: {"content": {XLSX: {}}}})
     def export_entries(request: Request, filters: dict = Depends(_filters), who: Principal = Depends(current_principal)):
         """按产业集聚区或县(市、区)导出处置台账，报备归档格式（标题、表头、面积保留两位小数）。"""
         data, name = disposal.export_xlsx(db_of(request), viewer=who, zone=filters["zone"], county=filters["county"],
-                                          category=filters["category"], status=filters["status"])
+                                          category=filters["category"], status=filters["status"],
+                                          overdue=filters["overdue"])
         return download(data, XLSX, name, "disposal-ledger.xlsx")
 
     @router.get("/entries/{entry_id}", summary="处置台账详情")

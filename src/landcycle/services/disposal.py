@@ -29,7 +29,7 @@ from datetime import date
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -257,8 +257,8 @@ def _sees_county(viewer: Principal, j: _J) -> bool:
 
 # =========================================================================== reading entries
 def _filters(s: Session, zone: str | None, county: str | None, category: str | None, status: str | None,
-             parcel: str | None) -> list:
-    conds = []
+             parcel: str | None, overdue: bool = False) -> list:
+    conds = [*_overdue(today())] if overdue else []
     if zone:
         conds.append(Parcel.zone_id == jurisdictions.resolve(s, zone, JurisdictionKind.ZONE, "查询", "zone").id)
     if county:
@@ -280,6 +280,11 @@ def _filters(s: Session, zone: str | None, county: str | None, category: str | N
     return conds
 
 
+def _overdue(day: date) -> list:
+    """逾期 on ``day``: still open and its 完成时限 before that day."""
+    return [DisposalEntry.status == EntryStatus.OPEN.value, DisposalEntry.due_date < day]
+
+
 def _order(sort: list[tuple[str, bool]] | None) -> list:
     out = []
     for name, desc in sort or [("opened_on", False)]:
@@ -292,21 +297,41 @@ def _order(sort: list[tuple[str, bool]] | None) -> list:
 
 def list_entries(db: Database, *, viewer: Principal | str, zone: str | None = None, county: str | None = None,
                  category: str | None = None, status: str | None = None, parcel: str | None = None,
-                 sort: list[tuple[str, bool]] | None = None, limit: int | None = 100, offset: int = 0
-                 ) -> tuple[list[dict[str, Any]], int]:
+                 overdue: bool = False, sort: list[tuple[str, bool]] | None = None, limit: int | None = 100,
+                 offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     """A page of the entries ``viewer`` may read, filtered by zone, county (code, name or alias:
-    its zones and its land outside zones), category, status (values or Chinese labels) and
-    parcel code; returns (items, total)."""
+    its zones and its land outside zones), category, status (values or Chinese labels), parcel
+    code and ``overdue`` (open past its 完成时限 today); returns (items, total)."""
     viewer = as_principal(viewer)
     _require_read(viewer)
     with db.reader() as s:
-        where = [access.parcel_condition(viewer), *_filters(s, zone, county, category, status, parcel)]
+        where = [access.parcel_condition(viewer), *_filters(s, zone, county, category, status, parcel, overdue)]
         base = select(DisposalEntry, Parcel.code).join(Parcel, Parcel.id == DisposalEntry.parcel_id).where(*where)
         total = s.scalar(select(func.count()).select_from(base.subquery()))
         q = base.order_by(*_order(sort)).offset(offset)
         if limit is not None:
             q = q.limit(limit)
         return [entry_view(e, code) for e, code in s.execute(q)], int(total or 0)
+
+
+def entry_totals(db: Database, *, viewer: Principal | str, zone: str | None = None, county: str | None = None,
+                 category: str | None = None, status: str | None = None, parcel: str | None = None,
+                 overdue: bool = False) -> dict[str, Any]:
+    """Over every entry the same filters select (not a page): how many, their 亩 (the entries'
+    areas as recorded, a parcel on two ledgers counted on each), how many are open and how many
+    overdue today."""
+    viewer = as_principal(viewer)
+    _require_read(viewer)
+    with db.reader() as s:
+        where = [access.parcel_condition(viewer), *_filters(s, zone, county, category, status, parcel, overdue)]
+        late = and_(*_overdue(today()))
+        n, area, n_open, n_late = s.execute(
+            select(func.count(), func.coalesce(func.sum(DisposalEntry.area_mu), 0.0),
+                   func.coalesce(func.sum(case((DisposalEntry.status == EntryStatus.OPEN.value, 1), else_=0)), 0),
+                   func.coalesce(func.sum(case((late, 1), else_=0)), 0))
+            .select_from(DisposalEntry).join(Parcel, Parcel.id == DisposalEntry.parcel_id).where(*where)).one()
+    return {"count": int(n), "area_mu": round(float(area), 4), "open": int(n_open), "overdue": int(n_late),
+            "as_of": today().isoformat()}
 
 
 def get_entry(db: Database, entry_id: int, *, viewer: Principal | str) -> dict[str, Any]:
@@ -631,7 +656,7 @@ def _excel_row(n: int, e: dict[str, Any], latest: dict[str, Any] | None) -> list
 
 
 def export_xlsx(db: Database, *, viewer: Principal | str, zone: str | None = None, county: str | None = None,
-                category: str | None = None, status: str | None = None) -> tuple[bytes, str]:
+                category: str | None = None, status: str | None = None, overdue: bool = False) -> tuple[bytes, str]:
     """The ledger of a zone or county (or everything the viewer reads) as an .xlsx in the filing
     layout (``services.report_excel``): title, scope and date, Chinese headers, 亩 to 2 decimals,
     the latest progress report per entry, a total. Returns (bytes, suggested file name)."""
@@ -639,7 +664,7 @@ def export_xlsx(db: Database, *, viewer: Principal | str, zone: str | None = Non
 
     viewer = as_principal(viewer)
     items, total = list_entries(db, viewer=viewer, zone=zone, county=county, category=category, status=status,
-                                sort=[("opened_on", False)], limit=None)
+                                overdue=overdue, sort=[("opened_on", False)], limit=None)
     ids = [e["id"] for e in items]
     latest: dict[int, dict[str, Any]] = {}
     with db.reader() as s:

@@ -1,8 +1,8 @@
 /*
  * 处置台账 (/work/disposal): the 批而未供 / 闲置 / 低效 disposal ledger of the caller's jurisdiction
- * (GET /api/disposal/entries, every page of the filtered set: the API gives no 亩 total and no
- * overdue filter, so both are computed here over the whole filtered set and the table is paged in
- * the browser) and its Excel (GET /api/disposal/entries.xlsx, same filters). An entry's detail
+ * (GET /api/disposal/entries, one page at a time with `overdue=true` as the 逾期 filter and the
+ * API's `totals` over the whole filtered set: count, 亩, open, overdue) and its Excel
+ * (GET /api/disposal/entries.xlsx, same filters). An entry's detail
  * (GET /api/disposal/entries/{id}): facts, 一宗一策 edit (PATCH with If-Match; 409 → message and
  * the current record), progress reports (POST …/reports), 办结 with an outcome (POST …/close).
  * 从评价结果建立台账 (POST /api/disposal/from-evaluation, run from GET /api/evaluations).
@@ -26,12 +26,11 @@ const OUTCOMES = [['supplied', '完成供地'], ['procedures_completed', '完善
   ['reclaimed', '收回'], ['resupplied', '再供应'], ['judicial', '依法处置'], ['revoked', '撤销认定'], ['other', '其他']];
 const STAGES = [['assessing', '研判'], ['planning', '制定方案'], ['implementing', '实施中'], ['finishing', '收尾']];
 const WRITERS = ['city_admin', 'county_admin', 'zone_manager'];
-const FETCH = 1000;  // the API's largest page
 
 const state = { category: '', status: '', county: '', zone: '', overdue: false, entry: '', as_of: '',
   limit: 50, offset: 0 };
 let user = null;
-let entries = [];
+let page = { items: [], total: 0, totals: null };
 let loadSeq = 0;
 
 const mayWrite = () => !!user && WRITERS.includes(user.role);
@@ -56,7 +55,8 @@ function writeUrl() {
 
 /** The filters the API applies (list and Excel). */
 function filters() {
-  return { category: state.category, status: state.status, county: state.county, zone: state.zone };
+  return { category: state.category, status: state.status, county: state.county, zone: state.zone,
+    overdue: state.overdue ? 'true' : '' };
 }
 
 /** Open (处置中) and past its 完成时限 today. */
@@ -80,9 +80,7 @@ function statusCell(e) {
 // ---- list ------------------------------------------------------------------------------
 
 function renderTable() {
-  const shown = state.overdue ? entries.filter(isOverdue) : entries;
-  if (state.offset >= shown.length) state.offset = 0;
-  const rows = shown.slice(state.offset, state.offset + state.limit);
+  const rows = page.items;
   const heads = ['宗地代码', '类别', '面积（亩）', '形成原因', '处置措施', '完成时限', '牵头单位', '状态/结果', ''];
   const t = el('table', { class: 'data-table', id: 'entries-table' });
   t.append(el('caption', { text: '处置台账' }));
@@ -105,26 +103,15 @@ function renderTable() {
   }
   t.append(tbody);
   $('table-wrap').replaceChildren(t);
-  const totalMu = shown.reduce((a, e) => a + (e.area_mu || 0), 0);
-  const overdue = shown.filter(isOverdue).length;
+  const totals = page.totals;
   $('summary').replaceChildren(
-    '共 ', el('strong', { id: 'total-count', text: num(shown.length, 0) }), ' 条，面积合计 ',
-    el('strong', { id: 'total-mu', dataset: { mu: String(totalMu) }, text: mu(totalMu) }),
-    `，其中处置中 ${shown.filter((e) => e.status === 'open').length} 条、逾期 ${overdue} 条（全部筛选结果）`,
+    '共 ', el('strong', { id: 'total-count', text: num(totals.count, 0) }), ' 条，面积合计 ',
+    el('strong', { id: 'total-mu', dataset: { mu: String(totals.area_mu) }, text: mu(totals.area_mu) }),
+    `，其中处置中 ${totals.open} 条、逾期 ${totals.overdue} 条（全部筛选结果，截至 ${totals.as_of}）`,
   );
-  const pages = Math.max(1, Math.ceil(shown.length / state.limit));
+  const pages = Math.max(1, Math.ceil(page.total / state.limit));
   $('page-info').textContent = `第 ${Math.floor(state.offset / state.limit) + 1} / ${pages} 页`;
-  updatePager(state, shown.length);
-}
-
-/** Every entry of the filtered set (pages of 1000). */
-async function fetchAll() {
-  const out = [];
-  for (let offset = 0; ; offset += FETCH) {
-    const page = await api(`/api/disposal/entries${query({ ...filters(), sort: '-id', limit: FETCH, offset })}`);
-    out.push(...page.items);
-    if (out.length >= page.total || !page.items.length) return out;
-  }
+  updatePager(state, page.total);
 }
 
 async function load() {
@@ -134,9 +121,14 @@ async function load() {
   say($('message'), '');
   $('table-wrap').setAttribute('aria-busy', 'true');
   try {
-    const all = await fetchAll();
+    let got = await api(`/api/disposal/entries${query({ ...filters(), sort: '-id', limit: state.limit, offset: state.offset })}`);
+    if (state.offset > 0 && state.offset >= got.total) {  // past the end after a filter change: back to page 1
+      state.offset = 0;
+      writeUrl();
+      got = await api(`/api/disposal/entries${query({ ...filters(), sort: '-id', limit: state.limit, offset: 0 })}`);
+    }
     if (seq !== loadSeq) return;
-    entries = all;
+    page = got;
     renderTable();
     if (state.entry) await showEntry(state.entry);
   } catch (err) {
@@ -428,7 +420,7 @@ async function fillFilters() {
 
 function exportExcel() {
   return exportFromButton($('export'), $('message'), `/api/disposal/entries.xlsx${query(filters())}`, '处置台账.xlsx',
-    () => (state.overdue ? '已导出（Excel 含筛选条件下的全部台账，不限于逾期）' : '已导出 Excel'));
+    () => '已导出 Excel');
 }
 
 async function main() {
@@ -449,8 +441,7 @@ async function main() {
   $('overdue').addEventListener('change', () => {
     state.overdue = $('overdue').checked;
     state.offset = 0;
-    writeUrl();
-    renderTable();
+    load();
   });
   $('as_of').addEventListener('change', () => {
     if (!$('as_of').value) return;
@@ -464,10 +455,7 @@ async function main() {
   });
   $('filters').addEventListener('submit', (ev) => ev.preventDefault());
   $('export').addEventListener('click', exportExcel);
-  wirePager(state, () => {
-    writeUrl();
-    renderTable();
-  });
+  wirePager(state, load);
   await setupFromEvaluation();
   await Promise.all([load(), loadProgress()]);
 }
