@@ -14,7 +14,7 @@ happened and are not workflow steps. Direct edits of ``state`` through ``PATCH
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from ..domain import lifecycle as lc
 from ..domain.access import Action, Principal, as_principal
 from ..domain.errors import Forbidden, Problem, Unauthorized, ValidationFailed
+from ..domain.rules.rulebook import Rulebook
 from ..domain.vocabulary import IdleNoticeKind, LandState
 from ..storage.db import Database
 from ..storage.lifecycle_schema import ParcelTransition
@@ -172,6 +173,31 @@ def allowed_transitions(db: Database, code: str, viewer: Principal | str, as_of:
             "transitions": options, "history": history}
 
 
+def step_refusals(s: Session, p: Parcel, step: lc.Transition, document_kinds: frozenset[str], as_of: date
+                  ) -> tuple[list[str], Rulebook]:
+    """Why ``p`` may not take ``step`` now with documents of ``document_kinds`` (empty: it may),
+    and the rulebook that decided (county/zone overrides apply, 000:962)."""
+    rulebook = standard_supply.rulebook_for(s, p)
+    return lc.guard_reasons(step, parcel_facts(s, p, as_of), rulebook, document_kinds), rulebook
+
+
+def record_step(s: Session, p: Parcel, step: lc.Transition, docs: Iterable[lc.Document | dict[str, Any]],
+                actor: str, reason: str | None, rulebook: Rulebook) -> ParcelTransition:
+    """Move ``p`` to ``step``'s target and record the step (``parcel_transitions``) with its
+    documents (parsed, or already as stored: kind, title, number, date), in the caller's
+    transaction; the guards are the caller's to have checked."""
+    before = p.state
+    p.state = step.target.value
+    s.flush()  # the version goes up here; the change log row is written with it
+    stored = [d if isinstance(d, dict) else {"kind": d.kind, "title": d.title, "number": d.number,
+                                             "date": d.date.isoformat()} for d in docs]
+    row = ParcelTransition(parcel_id=p.id, transition=step.key, from_state=before, to_state=p.state, actor=actor,
+                           reason=reason, documents=stored, parcel_version=p.version, rulebook_version=rulebook.label)
+    s.add(row)
+    s.flush()
+    return row
+
+
 def transition(db: Database, code: str, key: str, viewer: Principal | str, expected_version: int | None,
                reason: str | None = None, documents: Any = None, as_of: date | None = None) -> dict[str, Any]:
     """Take step ``key`` (key or Chinese name) on parcel ``code`` in one transaction.
@@ -208,23 +234,11 @@ def transition(db: Database, code: str, key: str, viewer: Principal | str, expec
             raise Forbidden(why)
 
     def apply(s: Session, p: Parcel) -> None:
-        facts = parcel_facts(s, p, as_of)
-        rulebook = standard_supply.rulebook_for(s, p)  # county/zone overrides apply (000:962)
-        reasons = lc.guard_reasons(step, facts, rulebook, frozenset(d.kind for d in docs))
+        reasons, rulebook = step_refusals(s, p, step, frozenset(d.kind for d in docs), as_of)
         if reasons:
             raise ValidationFailed([Problem(record, "transition", f"不能办理“{step.name}”：{r}", "refused")
                                     for r in reasons])
-        before = p.state
-        p.state = step.target.value
-        s.flush()  # the version goes up here; the change log row is written with it
-        row = ParcelTransition(parcel_id=p.id, transition=step.key, from_state=before, to_state=p.state,
-                               actor=editor.actor, reason=reason, documents=[
-                                   {"kind": d.kind, "title": d.title, "number": d.number, "date": d.date.isoformat()}
-                                   for d in docs],
-                               parcel_version=p.version, rulebook_version=rulebook.label)
-        s.add(row)
-        s.flush()
-        out["transition"] = transition_view(row)
+        out["transition"] = transition_view(record_step(s, p, step, docs, editor.actor, reason, rulebook))
 
     parcel = audit.guarded_update(
         db, editor, what="宗地", key=code, expected_version=expected_version,

@@ -60,7 +60,6 @@ from ..domain.rules.split_transfer import (
 from ..domain.units import m2_to_mu
 from ..domain.vocabulary import LandState, OccupancyRole, SupplyMethod
 from ..storage.db import Database
-from ..storage.lifecycle_schema import ParcelTransition
 from ..storage.schema import (
     Enterprise,
     Occupancy,
@@ -706,12 +705,9 @@ def _approve(s: Session, app: SplitApplication, who: Principal, reason: str | No
         if holder is not None:
             s.add(Occupancy(parcel_id=child.id, enterprise_id=holder, role=OccupancyRole.OWNER.value,
                             area_m2=child.area_m2, start_date=day))
-    parent.state = _STEP.target.value
-    s.flush()
-    step = ParcelTransition(parcel_id=parent.id, transition=_STEP.key, from_state=before, to_state=parent.state,
-                            actor=who.actor, reason=link + (f"（{reason}）" if reason else ""), documents=step_docs,
-                            parcel_version=parent.version, rulebook_version=rulebook.label)
-    s.add(step)
+    # the children took the parent's state (``before``); the parent moves now
+    step = lifecycle.record_step(s, parent, _STEP, step_docs, who.actor, link + (f"（{reason}）" if reason else ""),
+                                 rulebook)
     app.status, app.decided_by, app.decided_at, app.decision_reason = "approved", who.actor, utcnow(), reason
     app.documents, app.decision_verdict = docs, verdict
     s.flush()

@@ -49,7 +49,6 @@ from ..domain.errors import Forbidden, NotFound, Problem, Unauthorized, Validati
 from ..domain.rules.standard_land import INDICATORS as STANDARD_INDICATORS
 from ..domain.vocabulary import JurisdictionKind, LandState, SupplyMethod, land_use_label
 from ..storage.db import Database
-from ..storage.lifecycle_schema import ParcelTransition
 from ..storage.schema import Jurisdiction, Parcel
 from ..storage.supply_schema import SupplyList, SupplyListEntry
 from . import access, accounts, audit, jurisdictions, registry, rules, standard_supply
@@ -547,7 +546,7 @@ def _take_listing_steps(s: Session, lst: SupplyList, who: Principal, doc: lc.Doc
     """储备/批而未供 → 可供 (``list_for_supply``), 收回 → 可供 (``relist``) with the list's approval
     document, recorded as lifecycle steps (``parcel_transitions``) like ``services.lifecycle``
     records them; a step the parcel's guards refuse refuses the publication (422, nothing written)."""
-    from .lifecycle import parcel_facts  # the guards' facts, read as a lifecycle step reads them
+    from .lifecycle import record_step, step_refusals  # a lifecycle step, as services.lifecycle takes it
 
     rows = s.execute(select(SupplyListEntry, Parcel).join(Parcel, Parcel.id == SupplyListEntry.parcel_id)
                      .where(SupplyListEntry.list_id == lst.id,
@@ -555,20 +554,11 @@ def _take_listing_steps(s: Session, lst: SupplyList, who: Principal, doc: lc.Doc
     problems = []
     for _e, p in rows:
         step = lc.BY_KEY[sl.LISTING_STEPS[p.state]]
-        rulebook = standard_supply.rulebook_for(s, p)
-        reasons = lc.guard_reasons(step, parcel_facts(s, p, audit.local_today()), rulebook,
-                                   frozenset({"supply_list_approval"}))
+        reasons, rulebook = step_refusals(s, p, step, frozenset({doc.kind}), audit.local_today())
         if reasons:
             problems += [Problem(f"宗地 {p.code}", "entries", f"不能办理“{step.name}”：{r}") for r in reasons]
             continue
-        before = p.state
-        p.state = step.target.value
-        s.flush()
-        s.add(ParcelTransition(parcel_id=p.id, transition=step.key, from_state=before, to_state=p.state,
-                               actor=who.actor, reason=f"公布{lst.title}（第 {lst.edition} 版）",
-                               documents=[{"kind": doc.kind, "title": doc.title, "number": doc.number,
-                                           "date": doc.date.isoformat()}],
-                               parcel_version=p.version, rulebook_version=rulebook.label))
+        record_step(s, p, step, [doc], who.actor, f"公布{lst.title}（第 {lst.edition} 版）", rulebook)
     if problems:
         raise ValidationFailed(problems)
     s.flush()
