@@ -424,6 +424,23 @@ export async function download(path, fallback) {
   return { name, response };
 }
 
+/** A record's detail panel: GET `path` and `render` it; a refusal goes to `messageEl` in Chinese
+ * and hides `panel`. */
+export async function showDetail(panel, path, render, messageEl) {
+  try {
+    render(await api(path));
+  } catch (err) {
+    say(messageEl, err.message, 'error');
+    panel.hidden = true;
+  }
+}
+
+/** Bring a detail panel into view and give it the focus (keyboard users land on it). */
+export function focusPanel(panel) {
+  panel.scrollIntoView({ block: 'start' });
+  panel.focus({ preventScroll: true });
+}
+
 /** The 导出 button's click: `btn` disabled and saying 正在导出… while `path` downloads; then
  * `done({ name, response })`'s text (or the API's refusal) in `messageEl`. */
 export async function exportFromButton(btn, messageEl, path, fallback, done = () => '已导出 Excel') {

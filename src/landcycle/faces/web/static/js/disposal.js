@@ -11,8 +11,8 @@
  * The filters, the open entry and the progress day live in the URL.
  */
 import {
-  $, api, clearProblems, el, exportFromButton, factList, mu, num, pct, query, rateBar, renderShell, say,
-  showProblems, todayIso, updatePager, wirePager,
+  $, api, clearProblems, el, exportFromButton, factList, focusPanel, mu, num, pct, query, rateBar, renderShell, say,
+  showDetail, showProblems, todayIso, updatePager, wirePager,
 } from './common.js';
 
 const CATEGORIES = [
@@ -291,13 +291,8 @@ function renderDetail(e) {
   $('entry-detail').hidden = false;
 }
 
-async function showEntry(id) {
-  try {
-    renderDetail(await api(`/api/disposal/entries/${id}`));
-  } catch (err) {
-    say($('message'), err.message, 'error');
-    $('entry-detail').hidden = true;
-  }
+function showEntry(id) {
+  return showDetail($('entry-detail'), `/api/disposal/entries/${id}`, renderDetail, $('message'));
 }
 
 async function openEntry(id) {
@@ -305,8 +300,7 @@ async function openEntry(id) {
   writeUrl();
   say($('detail-message'), '');
   await showEntry(id);
-  $('entry-detail').scrollIntoView({ block: 'start' });
-  $('entry-detail').focus({ preventScroll: true });
+  focusPanel($('entry-detail'));
 }
 
 // ---- 从评价结果建立 ---------------------------------------------------------------------

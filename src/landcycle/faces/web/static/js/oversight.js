@@ -10,8 +10,8 @@
  * Filters, the day and the open case live in the URL.
  */
 import {
-  $, api, clearProblems, el, exportFromButton, factList, mu, num, query, renderShell, say, showProblems,
-  table, todayIso, wan,
+  $, api, clearProblems, el, exportFromButton, factList, focusPanel, mu, num, query, renderShell, say,
+  showDetail, showProblems, table, todayIso, wan,
 } from './common.js';
 
 const state = { as_of: '', zone: '', level: '', status: '', case: '', agreement: '' };
@@ -216,13 +216,9 @@ function renderCase(c) {
   $('case-detail').hidden = false;
 }
 
-async function showCase(id) {
-  try {
-    renderCase(await api(`/api/oversight/cases/${id}${query({ as_of: state.as_of })}`));
-  } catch (err) {
-    say($('message'), err.message, 'error');
-    $('case-detail').hidden = true;
-  }
+function showCase(id) {
+  return showDetail($('case-detail'), `/api/oversight/cases/${id}${query({ as_of: state.as_of })}`, renderCase,
+    $('message'));
 }
 
 async function openCase(id) {
@@ -230,8 +226,7 @@ async function openCase(id) {
   writeUrl();
   say($('case-message'), '');
   await showCase(id);
-  $('case-detail').scrollIntoView({ block: 'start' });
-  $('case-detail').focus({ preventScroll: true });
+  focusPanel($('case-detail'));
 }
 
 /** 挂牌督办一宗地: city admins choose 市级/县级, county admins open 县级 cases only. */
@@ -371,13 +366,8 @@ function renderAgreement(a) {
   $('agreement-detail').hidden = false;
 }
 
-async function showAgreement(id) {
-  try {
-    renderAgreement(await api(`/api/redevelopment/agreements/${id}`));
-  } catch (err) {
-    say($('message'), err.message, 'error');
-    $('agreement-detail').hidden = true;
-  }
+function showAgreement(id) {
+  return showDetail($('agreement-detail'), `/api/redevelopment/agreements/${id}`, renderAgreement, $('message'));
 }
 
 async function openAgreement(id) {
@@ -385,8 +375,7 @@ async function openAgreement(id) {
   writeUrl();
   say($('agreement-message'), '');
   await showAgreement(id);
-  $('agreement-detail').scrollIntoView({ block: 'start' });
-  $('agreement-detail').focus({ preventScroll: true });
+  focusPanel($('agreement-detail'));
 }
 
 // ---- page ------------------------------------------------------------------------------
