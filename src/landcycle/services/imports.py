@@ -59,7 +59,7 @@ from sqlalchemy.orm import Session
 
 from ..domain.access import SYSTEM, Action, Principal, as_principal
 from ..domain.errors import NotFound, Problem, ValidationFailed
-from ..domain.geometry import CANONICAL_EPSG, gk_areas_m2, project
+from ..domain.geometry import gk_areas_m2
 from ..domain.identifiers import normalise_credit_code, parse_parcel_code
 from ..domain.import_mapping import ImportMapping, default_mapping, load_mapping, map_rows, parse_mapping
 from ..domain.records import ParcelDraft
@@ -241,16 +241,6 @@ class ImportResult:
 
 
 # --------------------------------------------------------------------------- geometry helpers
-def _gk_area_length(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Area (m²) and perimeter (m) of EPSG:4490 geometries, each in its own GK zone."""
-    areas, epsg = gk_areas_m2(geoms)
-    lengths = np.empty(len(geoms))
-    for code in np.unique(epsg):
-        sel = epsg == code
-        lengths[sel] = shapely.length(project(geoms[sel], CANONICAL_EPSG, int(code)))
-    return areas, lengths
-
-
 def _polygonal(geom):
     """The polygonal part of a make_valid result (lines/points dropped), or None."""
     if geom is None or geom.is_empty:
@@ -442,9 +432,11 @@ def _analyse(s: Session, batch: SourceBatch, mapping: ImportMapping | None, coun
     ok = [i for i, pp in enumerate(prepared) if pp.geometry is not None]
     if ok:
         good = np.array([geoms[i] for i in ok], dtype=object)
-        # every part of every geometry at once: (part areas, part perimeters, owning feature)
-        parts, owner = shapely.get_parts(good, return_index=True)
-        part_areas, part_lengths = _gk_area_length(parts)
+        # every part of every geometry at once, in its parcel's GK zone (projected once, by the
+        # registry checks): (part areas, part perimeters, owning feature)
+        parts, owner = shapely.get_parts(np.array([prepared[i].gk_geometry for i in ok], dtype=object),
+                                         return_index=True)
+        part_areas, part_lengths = shapely.area(parts), shapely.length(parts)
         with np.errstate(divide="ignore", invalid="ignore"):
             thin = np.where(part_lengths > 0, 4 * math.pi * part_areas / (part_lengths * part_lengths), 0.0)
         small = part_areas < sliver_min_area_m2

@@ -18,8 +18,8 @@ from ..domain.geometry import (
     CANONICAL_EPSG,
     as_multipolygon,
     gk_areas_m2,
+    parcel_geometry_checks,
     parcel_geometry_problems,
-    parcel_geometry_problems_many,
 )
 from ..domain.records import LABELLED_FIELDS, ParcelDraft, parcel_problems, stated_area_problem
 from ..domain.units import m2_to_mu
@@ -33,7 +33,7 @@ from ..domain.vocabulary import (
     land_use_label,
 )
 from ..storage.db import Database
-from ..storage.history import insert_with_history, to_json_value
+from ..storage.history import insert_columns_with_history, to_json_value
 from ..storage.json_lists import json_list_contains
 from ..storage.ids import BulkIdAllocator
 from ..storage.schema import (
@@ -75,6 +75,8 @@ class PreparedParcel:
     area_m2: float
     gk_epsg: int
     exists: bool = False
+    #: ``geometry`` projected into its GK zone (``gk_epsg``), for measuring (None if unfit).
+    gk_geometry: Any = None
 
 
 def validate_parcels(s: Session, drafts: list[ParcelDraft],
@@ -90,16 +92,15 @@ def validate_parcels(s: Session, drafts: list[ParcelDraft],
     (containment once per county/zone), jurisdictions are resolved once per distinct key and
     existing codes are looked up in chunks.
     """
-    geom_problems = parcel_geometry_problems_many([d.geometry for d in drafts])
+    geom_problems, projected, epsgs = parcel_geometry_checks([d.geometry for d in drafts])
     per = [parcel_problems(d, area_tolerance, gp) for d, gp in zip(drafts, geom_problems)]
     good_geoms = [not gp for gp in geom_problems]
     idx = np.flatnonzero(good_geoms)
     geoms = np.full(len(drafts), None, dtype=object)
     geoms[idx] = _as_multipolygons(np.array([drafts[i].geometry for i in idx], dtype=object))
     areas = np.zeros(len(drafts))
-    epsgs = np.zeros(len(drafts), dtype=int)
     if len(idx):
-        areas[idx], epsgs[idx] = gk_areas_m2(geoms[idx])
+        areas[idx] = shapely.area(projected[idx])  # the GK zone of each parcel's centroid
     seen: set[str] = set()
     codes = [(d.code or "").strip().upper() for d in drafts]
     existing = _existing_codes(s, codes)
@@ -155,7 +156,7 @@ def validate_parcels(s: Session, drafts: list[ParcelDraft],
             if p:
                 problems.append(p)
         prepared.append(PreparedParcel(d, codes[i], counties[i], zones[i], geoms[i], float(areas[i]),
-                                       int(epsgs[i]), codes[i] in existing))
+                                       int(epsgs[i]), codes[i] in existing, projected[i]))
     return per, prepared
 
 
@@ -213,22 +214,52 @@ _DRAFT_COLUMNS = tuple(f.name for f in fields(ParcelDraft)
                        if f.name not in ("code", "geometry", "county", "zone", "stated_area_m2"))
 
 
+def parcel_columns(prepared: list[PreparedParcel], with_bbox: bool = True) -> dict[str, list[Any]]:
+    """Column values of prepared parcels (everything but ``code``), column by column — one
+    value per parcel, enums as stored values (each distinct value parsed once). The bulk
+    writer inserts them as they are; :func:`parcel_values` is one parcel's row of them."""
+    drafts = [p.draft for p in prepared]
+    cols: dict[str, list[Any]] = {k: [getattr(d, k) for d in drafts] for k in _DRAFT_COLUMNS}
+    for name, enum in (("state", LandState), ("land_source", LandSource), ("supply_method", SupplyMethod)):
+        cols[name] = _parsed_column(enum, cols[name], keep_none=name != "state")
+    cols["inefficiency_categories"] = [[_parsed(InefficiencyCategory, c) for c in cats] if cats else []
+                                       for cats in cols["inefficiency_categories"]]
+    areas = np.array([p.area_m2 for p in prepared], dtype=float)
+    cols.update(geometry=[p.geometry for p in prepared], area_m2=areas.tolist(),
+                area_mu=np.asarray(m2_to_mu(areas), dtype=float).tolist(),
+                gk_epsg=[p.gk_epsg for p in prepared], county_id=[p.county.id for p in prepared],
+                zone_id=[p.zone.id if p.zone else None for p in prepared])
+    if with_bbox and prepared:
+        geoms = np.empty(len(prepared), dtype=object)
+        geoms[:] = cols["geometry"]
+        bounds = shapely.bounds(geoms)
+        for k, name in enumerate(("min_lon", "min_lat", "max_lon", "max_lat")):
+            cols[name] = bounds[:, k].tolist()
+    return cols
+
+
 def parcel_values(p: PreparedParcel, with_bbox: bool = True) -> dict[str, Any]:
-    """Column values of a prepared parcel (everything but ``code``), ready for ``Parcel(**…)`` or
-    setattr. ``with_bbox=False`` leaves out the bounding-box columns (bulk writers compute them
-    for a whole chunk at once)."""
-    d = p.draft
-    values = {k: getattr(d, k) for k in _DRAFT_COLUMNS}  # shallow: asdict's deep copies cost
-    values["state"] = _parsed(LandState, d.state)
-    values["inefficiency_categories"] = [_parsed(InefficiencyCategory, c) for c in d.inefficiency_categories]
-    for name, enum in (("land_source", LandSource), ("supply_method", SupplyMethod)):
-        if values[name] is not None:
-            values[name] = _parsed(enum, values[name])
-    values.update(geometry=p.geometry, area_m2=p.area_m2, area_mu=float(m2_to_mu(p.area_m2)),
-                  gk_epsg=p.gk_epsg, county_id=p.county.id, zone_id=p.zone.id if p.zone else None)
-    if with_bbox:
-        values.update(_bbox(p.geometry))
-    return values
+    """Column values of one prepared parcel (everything but ``code``), ready for ``Parcel(**…)``
+    or setattr (:func:`parcel_columns` for one parcel)."""
+    return {k: v[0] for k, v in parcel_columns([p], with_bbox).items()}
+
+
+def _parsed_column(enum, values: list, keep_none: bool) -> list:
+    """``_parsed`` over a column, each distinct value once (None stays None where ``keep_none``)."""
+    done: dict[Any, str] = {}
+    out = []
+    for v in values:
+        if v is None and keep_none:
+            out.append(None)
+            continue
+        try:
+            hit = done.get(v)
+            if hit is None:
+                hit = done[v] = _parsed(enum, v)
+        except TypeError:  # unhashable
+            hit = _parsed(enum, v)
+        out.append(hit)
+    return out
 
 
 def _parsed(enum, value) -> str:
@@ -269,8 +300,9 @@ class BulkParcel:
 
 
 class _BulkParcelWriter:
-    """New parcels written with Core ``insert()`` in chunks, each with its 一地一档 “create” row
-    (``storage.history.insert_with_history``). Ids never reuse one seen in the table or the log."""
+    """New parcels written with Core ``insert()`` in chunks, column by column, each with its
+    一地一档 “create” row (``storage.history.insert_columns_with_history``). Ids never reuse one
+    seen in the table or the log."""
 
     CHUNK = 10_000
 
@@ -278,24 +310,25 @@ class _BulkParcelWriter:
         self.s = s
         self.ids = iter(BulkIdAllocator(s.connection()).take(Parcel.__table__, count).tolist()) if count else iter(())
         self.now = utcnow()
-        self.rows: list[dict[str, Any]] = []
+        self.queued: list[tuple[int, PreparedParcel]] = []
 
     def add(self, p: PreparedParcel) -> BulkParcel:
         pid = next(self.ids)
-        self.rows.append({"id": pid, "code": p.code, **parcel_values(p, with_bbox=False), "is_synthetic": False,
-                          "created_at": self.now, "updated_at": self.now, "version": 1})
-        if len(self.rows) >= self.CHUNK:
+        self.queued.append((pid, p))
+        if len(self.queued) >= self.CHUNK:
             self.flush()
         return BulkParcel(pid, p.code)
 
     def flush(self) -> None:
-        rows, self.rows = self.rows, []
-        if rows:
-            geoms = np.empty(len(rows), dtype=object)
-            geoms[:] = [r["geometry"] for r in rows]
-            for r, (minx, miny, maxx, maxy) in zip(rows, shapely.bounds(geoms).tolist()):
-                r.update(min_lon=minx, min_lat=miny, max_lon=maxx, max_lat=maxy)
-        insert_with_history(self.s, Parcel, rows, self.CHUNK)
+        queued, self.queued = self.queued, []
+        if not queued:
+            return
+        prepared = [p for _, p in queued]
+        n = len(queued)
+        cols = {"id": [pid for pid, _ in queued], "code": [p.code for p in prepared],
+                **parcel_columns(prepared), "is_synthetic": [False] * n,
+                "created_at": [self.now] * n, "updated_at": [self.now] * n, "version": [1] * n}
+        insert_columns_with_history(self.s, Parcel, cols, self.CHUNK)
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import shapely
@@ -19,7 +19,7 @@ from sqlalchemy import Date, DateTime, event, inspect, insert
 from sqlalchemy.orm import Session
 
 from .schema import Base, ChangeLog, Parcel, utcnow
-from .bulk import insert_rows
+from .bulk import insert_columns
 from .spatial import GeometryColumn
 
 #: Columns that change on every write and say nothing to a reader of the archive.
@@ -134,32 +134,57 @@ BULK_CHUNK = 10_000
 def insert_with_history(session: Session, model: type[Base], rows: list[dict[str, Any]],
                         chunk: int = BULK_CHUNK) -> None:
     """Core bulk insert of new rows of an audited model (ids set by the caller), each with the
-    "create" change-log row the ``after_flush`` hook writes for an ORM insert — same JSON
-    (every column but the noisy ones, geometries as WKT, dates ISO), actor and reason from
-    ``session.info``. For bulk loaders (imports) that cannot afford one ORM object per row."""
+    "create" change-log row the ``after_flush`` hook writes for an ORM insert; rows as dicts
+    (see :func:`insert_columns_with_history`)."""
     if not rows:
         return
+    keys = list(rows[0].keys())
+    insert_columns_with_history(session, model, {k: [r[k] for r in rows] for k in keys}, chunk)
+
+
+def insert_columns_with_history(session: Session, model: type[Base], columns: Mapping[str, Sequence[Any]],
+                                chunk: int = BULK_CHUNK) -> None:
+    """Core bulk insert of new rows of an audited model given column-wise (column name → one
+    value per row; ids set by the caller), each with the "create" change-log row the
+    ``after_flush`` hook writes for an ORM insert — same JSON (every column but the noisy ones,
+    geometries as WKT, dates ISO), actor and reason from ``session.info``. For bulk loaders
+    (imports, the demo) that cannot afford one ORM object per row."""
+    n = len(columns["id"]) if columns else 0
+    if not n:
+        return
     conn = session.connection()
-    columns = {c.key: c for c in inspect(model).column_attrs}
-    keys = [k for k in columns if k not in _NOISE]
-    dates = [k for k in keys if isinstance(columns[k].columns[0].type, (Date, DateTime))]
-    geoms = [k for k in keys if isinstance(columns[k].columns[0].type, GeometryColumn)]
+    mapped = {c.key: c for c in inspect(model).column_attrs}
+    keys = [k for k in mapped if k not in _NOISE]
+    missing = [k for k in keys if k not in columns]
+    if missing:
+        raise KeyError(f"bulk rows of {model.__tablename__} lack columns {missing}")
     now = utcnow()
     actor, reason = session.info.get("actor", SYSTEM_ACTOR), session.info.get("reason")
-    for a in range(0, len(rows), chunk):
-        part = rows[a:a + chunk]
-        afters = [{k: r[k] for k in keys} for r in part]
-        for k in dates:
-            for after in afters:
-                if after[k] is not None:
-                    after[k] = after[k].isoformat()
-        for k in geoms:
-            values = np.empty(len(part), dtype=object)
-            values[:] = [after[k] for after in afters]
-            for after, wkt in zip(afters, shapely.to_wkt(values, rounding_precision=-1).tolist()):
-                after[k] = wkt  # == BaseGeometry.wkt, as the hook writes
-        insert_rows(conn, model.__table__, part)
-        insert_rows(conn, ChangeLog.__table__, [{
-            "at": now, "actor": actor, "action": "create", "entity": model.__tablename__,
-            "entity_id": r["id"], "parcel_id": r["id"] if model is Parcel else r.get("parcel_id"),
-            "reason": reason, "before": None, "after": after} for r, after in zip(part, afters)])
+    entity_ids = list(columns["id"])
+    parcel_ids = entity_ids if model is Parcel else list(columns.get("parcel_id") or [None] * n)
+    for a in range(0, n, chunk):
+        b = min(a + chunk, n)
+        part = {k: v[a:b] for k, v in columns.items()}
+        insert_columns(conn, model.__table__, part)
+        insert_columns(conn, ChangeLog.__table__, {
+            "at": [now] * (b - a), "actor": [actor] * (b - a), "action": ["create"] * (b - a),
+            "entity": [model.__tablename__] * (b - a), "entity_id": entity_ids[a:b],
+            "parcel_id": parcel_ids[a:b], "reason": [reason] * (b - a), "before": [None] * (b - a),
+            "after": _afters(mapped, keys, part)})
+
+
+def _afters(mapped, keys: list[str], columns: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """The change log's "after" dict of each row, as :func:`_full` makes it for an ORM object."""
+    after_columns = []
+    for k in keys:
+        values = columns[k]
+        kind = mapped[k].columns[0].type
+        if isinstance(kind, GeometryColumn):
+            arr = np.empty(len(values), dtype=object)
+            arr[:] = values
+            values = shapely.to_wkt(arr, rounding_precision=-1).tolist()  # == BaseGeometry.wkt
+        elif isinstance(kind, (Date, DateTime)):
+            iso = {v: v.isoformat() for v in set(values) if v is not None}
+            values = [None if v is None else iso[v] for v in values]
+        after_columns.append(values)
+    return [dict(zip(keys, row)) for row in zip(*after_columns)]
