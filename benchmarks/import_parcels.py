@@ -141,9 +141,9 @@ def _maxrss_mib() -> float:
 def child_import(db_path: str, path: str) -> dict:
     from sqlalchemy import func, select
 
-    from landcycle.services import imports
-    from landcycle.storage.db import Database
-    from landcycle.storage.schema import ChangeLog, Parcel
+    from landcycle.services import gis_read, imports  # noqa: F401  (loaded before the clock, as in
+    from landcycle.storage.db import Database           # a running server; GeoPandas' child, too,
+    from landcycle.storage.schema import ChangeLog, Parcel  # imports geopandas before its clock)
 
     db = Database(f"sqlite:///{db_path}")
     t0 = time.perf_counter()

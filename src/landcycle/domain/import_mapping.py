@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+from itertools import chain
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -255,23 +256,38 @@ def land_use_code(value) -> str:
     raise ValueError(f"无法识别的土地用途“{s}”，应为GB/T 21010四位代码或：{allowed}")
 
 
-_MISS = object()   # not converted yet (map_rows' memo)
 _BLANK = object()  # an empty cell: no value, no problem
+
+
+def _keyed(raws: list, uraws: list | None) -> tuple[list, Any]:
+    """Memo keys of a column's cells (with their unit cells) and how to get ``(raw, unit raw)``
+    back from a key: the values themselves when the column holds one type, else with their
+    types — 1, 1.0 and True hash alike but convert apart."""
+    def one_type(values) -> bool:
+        return len(set(map(type, values)) - {type(None)}) <= 1
+
+    typed = not one_type(raws) or (uraws is not None and not one_type(uraws))
+    if uraws is None:
+        if typed:
+            return [(type(r), r) for r in raws], lambda k: (k[1], None)
+        return raws, lambda k: (k, None)
+    if typed:
+        return [(type(r), r, type(u), u) for r, u in zip(raws, uraws)], lambda k: (k[1], k[3])
+    return list(zip(raws, uraws)), lambda k: k
 
 
 def map_rows(mapping: ImportMapping, attributes: list[dict[str, Any]],
              source_ids: list[str]) -> MappingResult:
-    """Apply the mapping to attribute rows; every unconvertible value is a Problem of its row."""
-    columns: list[str] = []
-    for row in attributes:
-        for c in row:
-            if c not in columns:
-                columns.append(c)
+    """Apply the mapping to attribute rows; every unconvertible value is a Problem of its row.
+
+    Column by column: blankness and conversion are decided once per distinct cell value (with
+    its unit cell), then spread over the rows — a batch of 10⁵ rows repeats a few values."""
+    columns = list(dict.fromkeys(chain.from_iterable(attributes)))  # in first-seen order
     found, unmapped, notes = resolve_columns(mapping, columns)
     by_field = {f: (col, unit) for col, (f, unit) in found.items()}
     rows = [MappedRow(sid) for sid in source_ids[:len(attributes)]]
-    # Column by column (fields in the same order as before, so each row's values and problems
-    # keep that order); a conversion is computed once per distinct (value, unit-column value).
+    values: dict[str, list] = {}  # draft attribute → each row's value (or _BLANK)
+    # Fields in mapping order, so each row's problems keep that order.
     for fname, (col, col_unit) in by_field.items():
         if fname in ("area_unit", "price_unit"):
             continue
@@ -280,35 +296,43 @@ def map_rows(mapping: ImportMapping, attributes: list[dict[str, Any]],
         ucol = None
         if spec.kind in ("area", "money") and _UNIT_FIELD[spec.kind] in by_field:
             ucol = by_field[_UNIT_FIELD[spec.kind]][0]
-        memo: dict[Any, Any] = {}
         raws = [attrs.get(col) for attrs in attributes]
-        uraws = [attrs.get(ucol) for attrs in attributes] if ucol is not None else [None] * len(attributes)
-        for raw, uraw, out in zip(raws, uraws, rows):
-            try:
-                key = (type(raw), raw, type(uraw), uraw)  # 1, 1.0 and True hash alike
-                hit = memo.get(key, _MISS)
-            except TypeError:  # unhashable value
-                key, hit = None, _MISS
-            if hit is _MISS:  # blankness and conversion are decided once per distinct value
-                hit = _BLANK if _blank(raw) else _convert(mapping, spec, fname, col, col_unit, ucol, raw, uraw)
-                if key is not None:
-                    memo[key] = hit
-            if hit is _BLANK:
-                continue
-            value, problem = hit
-            if problem is not None:
-                out.problems.append(Problem(out.source_id, attr, f"{spec.label}（{col}）：{problem[0]}", problem[1]))
-            elif fname == "owner_name":
-                out.owner_name = value
-            elif fname == "owner_credit_code":
-                out.owner_credit_code = value
-            else:
-                out.values[attr] = value
-        if fname == "owner_credit_code":  # the raw text is kept when it is not a valid code
-            for attrs, out in zip(attributes, rows):
-                raw = attrs.get(col)
-                if not _blank(raw) and out.owner_credit_code is None:
+        uraws = [attrs.get(ucol) for attrs in attributes] if ucol is not None else None
+
+        def convert(raw, uraw):
+            return _BLANK if _blank(raw) else _convert(mapping, spec, fname, col, col_unit, ucol, raw, uraw)
+
+        try:
+            keys, cells = _keyed(raws, uraws)
+            memo = {k: convert(*cells(k)) for k in dict.fromkeys(keys)}  # each distinct cell once
+            value_of = {k: _BLANK if h is _BLANK or h[1] is not None else h[0] for k, h in memo.items()}
+            col_values = list(map(value_of.__getitem__, keys))
+            hits = None
+            if any(h is not _BLANK and h[1] is not None for h in memo.values()):
+                hits = list(map(memo.__getitem__, keys))
+        except TypeError:  # an unhashable cell value: convert every cell
+            hits = [convert(r, u) for r, u in zip(raws, uraws or [None] * len(raws))]
+            col_values = [_BLANK if h is _BLANK or h[1] is not None else h[0] for h in hits]
+        if hits is not None:  # some cells could not be converted: a problem of each such row
+            for out, hit in zip(rows, hits):
+                if hit is not _BLANK and hit[1] is not None:
+                    message, code = hit[1]
+                    out.problems.append(Problem(out.source_id, attr, f"{spec.label}（{col}）：{message}", code))
+        if fname == "owner_name":
+            for out, v in zip(rows, col_values):
+                if v is not _BLANK:
+                    out.owner_name = v
+        elif fname == "owner_credit_code":
+            for out, v, raw in zip(rows, col_values, raws):
+                if v is not _BLANK:
+                    out.owner_credit_code = v
+                elif not _blank(raw):  # the raw text is kept when it is not a valid code
                     out.owner_credit_code = str(raw).strip()
+        else:
+            values[attr] = col_values
+    names = list(values)
+    for out, row in zip(rows, zip(*values.values())):
+        out.values = {a: v for a, v in zip(names, row) if v is not _BLANK}
     column_map = {col: f for col, (f, _u) in found.items()}
     return MappingResult(rows, column_map, unmapped, notes)
 

@@ -268,7 +268,9 @@ def _rows(names: list[str], field_data, n: int) -> list[dict[str, Any]]:
         if col.dtype.kind == "f":
             columns.append([None if v != v else v for v in col.tolist()])
         elif col.dtype.kind == "O":
-            columns.append([_py(v) for v in col])
+            vals = col.tolist()  # strings, bytes and None come out as they are
+            plain = set(map(type, vals)) <= {str, bytes, type(None)}
+            columns.append(vals if plain else [_py(v) for v in vals])
         else:  # bool/int/str/datetime: .tolist() gives what .item() gives (NaT → None)
             columns.append(col.tolist())
     return [dict(zip(names, vals)) for vals in zip(*columns)] if columns else [{} for _ in range(n)]

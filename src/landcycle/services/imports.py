@@ -66,7 +66,7 @@ from ..domain.records import ParcelDraft
 from ..domain.sources import SourceBatch
 from ..domain.vocabulary import OccupancyRole
 from ..storage.db import Database
-from ..storage.bulk import insert_rows
+from ..storage.bulk import insert_columns
 from ..storage.history import insert_with_history
 from ..storage.ids import BulkIdAllocator
 from ..storage.import_schema import ImportBatch, ImportBatchItem
@@ -709,10 +709,12 @@ def import_batch(db: Database, batch: SourceBatch, *, actor: Principal | str,
             bulk.flush()
         s.flush()  # parcels a patched/ORM write_parcel added
         _write_owners(s, an, [parcel.id for parcel, *_ in items])
-        rows = [{"batch_id": rec.id, "parcel_id": parcel.id, "parcel_code": code, "action": action,
-                 "source_id": sid[:200], "version_after": parcel.version} for parcel, code, action, sid in items]
-        for a in range(0, len(rows), _CHUNK_ROWS):
-            insert_rows(s.connection(), ImportBatchItem.__table__, rows[a:a + _CHUNK_ROWS])
+        for a in range(0, len(items), _CHUNK_ROWS):
+            part = items[a:a + _CHUNK_ROWS]
+            insert_columns(s.connection(), ImportBatchItem.__table__, {
+                "batch_id": [rec.id] * len(part), "parcel_id": [parcel.id for parcel, *_ in part],
+                "parcel_code": [code for _, code, _, _ in part], "action": [action for _, _, action, _ in part],
+                "source_id": [sid[:200] for *_, sid in part], "version_after": [parcel.version for parcel, *_ in part]})
         batch_id = rec.id
     return ImportResult(batch_id, report.to_create, report.to_update, report)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 import numpy as np
 import shapely
@@ -106,41 +106,56 @@ def validate_parcels(s: Session, drafts: list[ParcelDraft],
     existing = _existing_codes(s, codes)
     resolved: dict[tuple[str, JurisdictionKind], tuple[Jurisdiction | None, Problem | None]] = {}
 
-    def resolve(key: str, kind: JurisdictionKind, record: str, fld: str) -> tuple[Jurisdiction | None, list[Problem]]:
+    def resolve(key: str, kind: JurisdictionKind, fld: str) -> tuple[Jurisdiction | None, list[tuple[str, str, str]]]:
         hit = resolved.get((key, kind))
         if hit is None:
             try:
-                hit = (jurisdictions.resolve(s, key, kind, record, fld), None)
+                hit = (jurisdictions.resolve(s, key, kind, "", fld), None)
             except ValidationFailed as exc:
                 hit = (None, exc.problems[0])  # resolve names one problem; its message names only the key
             resolved[(key, kind)] = hit
         j, p = hit
-        return j, ([] if p is None else [Problem(record, p.field, p.message, p.code)])
+        return j, ([] if p is None else [(p.field, p.message, p.code)])
+
+    # A batch names a handful of (county, zone) pairs: each is resolved and checked once, as
+    # (county, zone, unknown county/zone problems, zone-outside-county problems), the problems
+    # as (field, message, code), made each row's own below.
+    places: dict[tuple[str, str | None], tuple] = {}
+
+    def place(county_key: str, zone_key: str | None) -> tuple:
+        hit = places.get((county_key, zone_key))
+        if hit is None:
+            county, unknown = resolve(county_key, JurisdictionKind.COUNTY, "county_id")
+            zone = None
+            if zone_key:
+                zone, more = resolve(zone_key, JurisdictionKind.ZONE, "zone_id")
+                unknown = unknown + more
+            apart = []
+            if zone is not None and county is not None and zone.territory_county_id != county.id:
+                apart = [("zone_id", f"产业集聚区 {zone.name} 不在 {county.name} 境内", "invalid")]
+            hit = places[(county_key, zone_key)] = (county, zone, unknown, apart)
+        return hit
 
     counties: list[Jurisdiction | None] = []
     zones: list[Jurisdiction | None] = []
     records = []
     checks: list[list[Problem]] = []
-    for i, d in enumerate(drafts):
+    for d, code in zip(drafts, codes):
         problems: list[Problem] = []
         record = f"宗地 {d.code or '(无代码)'}"
-        code = codes[i]
         if code in seen:
             problems.append(Problem(record, "code", "宗地代码在本批次中重复", "duplicate"))
         elif code in existing and not allow_existing:
             problems.append(Problem(record, "code", "宗地代码已存在于登记库中", "duplicate"))
         seen.add(code)
-        county, found = resolve(d.county, JurisdictionKind.COUNTY, record, "county_id")
-        problems += found
-        zone = None
-        if d.zone:
-            zone, found = resolve(d.zone, JurisdictionKind.ZONE, record, "zone_id")
-            problems += found
-        if county is not None and code[:6] != county.code and len(code) == 19:
+        county, zone, unknown, apart = place(d.county, d.zone)
+        if unknown:
+            problems += [Problem(record, *p) for p in unknown]
+        if county is not None and len(code) == 19 and code[:6] != county.code:
             problems.append(Problem(record, "code",
                                     f"宗地代码前6位 {code[:6]} 与所属县(市、区) {county.name}（{county.code}）不符"))
-        if zone is not None and county is not None and zone.territory_county_id != county.id:
-            problems.append(Problem(record, "zone_id", f"产业集聚区 {zone.name} 不在 {county.name} 境内"))
+        if apart:
+            problems += [Problem(record, *p) for p in apart]
         counties.append(county)
         zones.append(zone)
         records.append(record)
@@ -292,8 +307,9 @@ def write_parcel(s: Session, p: PreparedParcel) -> Parcel:
     return parcel
 
 
-@dataclass(frozen=True)
-class BulkParcel:
+class BulkParcel(NamedTuple):
+    """A parcel queued for a bulk insert: what callers read back (a NamedTuple: cheap per row)."""
+
     id: int
     code: str
     version: int = 1
