@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import re
-from itertools import chain
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import Problem
+from .sources import rows_to_columns
 from .identifiers import normalise_credit_code
 from .units import M2_PER_HECTARE, mu_to_m2, yuan_to_wan
 from .vocabulary import LAND_USE_LABELS, InefficiencyCategory, LandSource, LandState, SupplyMethod
@@ -277,13 +277,15 @@ def _keyed(raws: list, uraws: list | None) -> tuple[list, Any]:
 
 
 def map_rows(mapping: ImportMapping, attributes: list[dict[str, Any]],
-             source_ids: list[str]) -> MappingResult:
+             source_ids: list[str], columns: dict[str, list[Any]] | None = None) -> MappingResult:
     """Apply the mapping to attribute rows; every unconvertible value is a Problem of its row.
 
     Column by column: blankness and conversion are decided once per distinct cell value (with
-    its unit cell), then spread over the rows — a batch of 10⁵ rows repeats a few values."""
-    columns = list(dict.fromkeys(chain.from_iterable(attributes)))  # in first-seen order
-    found, unmapped, notes = resolve_columns(mapping, columns)
+    its unit cell), then spread over the rows — a batch of 10⁵ rows repeats a few values.
+    ``columns``: the same rows column by column (``SourceBatch.attribute_columns``), if at hand."""
+    if columns is None:
+        columns = rows_to_columns(attributes)
+    found, unmapped, notes = resolve_columns(mapping, list(columns))
     by_field = {f: (col, unit) for col, (f, unit) in found.items()}
     rows = [MappedRow(sid) for sid in source_ids[:len(attributes)]]
     values: dict[str, list] = {}  # draft attribute → each row's value (or _BLANK)
@@ -296,8 +298,8 @@ def map_rows(mapping: ImportMapping, attributes: list[dict[str, Any]],
         ucol = None
         if spec.kind in ("area", "money") and _UNIT_FIELD[spec.kind] in by_field:
             ucol = by_field[_UNIT_FIELD[spec.kind]][0]
-        raws = [attrs.get(col) for attrs in attributes]
-        uraws = [attrs.get(ucol) for attrs in attributes] if ucol is not None else None
+        raws = columns[col]
+        uraws = columns[ucol] if ucol is not None else None
 
         def convert(raw, uraw):
             return _BLANK if _blank(raw) else _convert(mapping, spec, fname, col, col_unit, ucol, raw, uraw)

@@ -8,6 +8,7 @@ Readers (``services/gis_read.py``) produce a :class:`SourceBatch`; the import
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 from .errors import Problem
@@ -33,6 +34,23 @@ class SourceBatch:
     notes: list[str] = field(default_factory=list)
     #: Problems found while reading (unreadable geometry, bad coordinates, …).
     problems: list[Problem] = field(default_factory=list)
+    #: The same attributes column by column (name → one value per feature), when the reader
+    #: has them so (GDAL layers): mapping 10⁵ rows reads columns, not dicts. Whoever changes
+    #: ``attributes`` sets it to None.
+    columns: dict[str, list[Any]] | None = None
 
     def __len__(self) -> int:
         return len(self.geometries)
+
+    def attribute_columns(self) -> dict[str, list[Any]]:
+        """The attributes column by column, in first-seen column order (None where a row lacks
+        the column) — ``columns`` when the reader kept them and they still fit."""
+        if self.columns is not None and all(len(v) == len(self.attributes) for v in self.columns.values()):
+            return self.columns
+        return rows_to_columns(self.attributes)
+
+
+def rows_to_columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Attribute rows column by column, in first-seen column order (None where a row lacks one)."""
+    names = dict.fromkeys(chain.from_iterable(rows))
+    return {c: [row.get(c) for row in rows] for c in names}

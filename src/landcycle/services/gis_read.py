@@ -242,7 +242,7 @@ def _read_vector(p: Path, driver: str, layer, encoding: str | None) -> SourceBat
     geoms = shapely.from_wkb(wkb) if n else np.zeros(0, dtype=object)
     if n:
         geoms = shapely.force_2d(geoms)
-    attributes = _rows(names, field_data, n)
+    attributes, columns = _rows(names, field_data, n)
     fid_list = [int(f) for f in fids] if fids is not None else list(range(n))
     source_ids = [f"要素{i + 1}（FID {fid_list[i]}）" for i in range(n)]
     problems: list[Problem] = []
@@ -250,6 +250,7 @@ def _read_vector(p: Path, driver: str, layer, encoding: str | None) -> SourceBat
     if driver == "DXF":
         geoms, attributes, source_ids, problems, dxf_notes = _dxf_parcels(geoms, attributes)
         notes.extend(dxf_notes)
+        columns = None  # entities became parcels: the rows no longer match the layer's columns
     else:
         empty = shapely.is_missing(geoms) | shapely.is_empty(geoms) if n else np.zeros(0, dtype=bool)
         for i in np.flatnonzero(empty):
@@ -258,11 +259,12 @@ def _read_vector(p: Path, driver: str, layer, encoding: str | None) -> SourceBat
     file_crs = meta.get("crs")
     return SourceBatch(path=str(p), format=driver, geometries=list(geoms), attributes=attributes,
                        source_ids=source_ids, source_crs=file_crs or "", encoding=enc_used,
-                       notes=notes, problems=problems)
+                       notes=notes, problems=problems, columns=columns)
 
 
-def _rows(names: list[str], field_data, n: int) -> list[dict[str, Any]]:
-    """Attribute rows as dicts of plain Python values (column-wise conversion, as :func:`_py`)."""
+def _rows(names: list[str], field_data, n: int) -> tuple[list[dict[str, Any]], dict[str, list]]:
+    """Attribute rows as dicts of plain Python values (column-wise conversion, as :func:`_py`),
+    and the same values column by column (name → list)."""
     columns = []
     for col in field_data:
         if col.dtype.kind == "f":
@@ -273,7 +275,8 @@ def _rows(names: list[str], field_data, n: int) -> list[dict[str, Any]]:
             columns.append(vals if plain else [_py(v) for v in vals])
         else:  # bool/int/str/datetime: .tolist() gives what .item() gives (NaT → None)
             columns.append(col.tolist())
-    return [dict(zip(names, vals)) for vals in zip(*columns)] if columns else [{} for _ in range(n)]
+    rows = [dict(zip(names, vals)) for vals in zip(*columns)] if columns else [{} for _ in range(n)]
+    return rows, dict(zip(names, columns))  # a repeated name: the last column, as in the dicts
 
 
 def _dxf_parcels(geoms, attributes):

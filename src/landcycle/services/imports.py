@@ -342,7 +342,7 @@ def _analyse(s: Session, batch: SourceBatch, mapping: ImportMapping | None, coun
                           notes=list(batch.notes))
     sids = list(batch.source_ids)
     rows = report.rows
-    mres = map_rows(mapping, batch.attributes, sids)
+    mres = map_rows(mapping, batch.attributes, sids, batch.attribute_columns())
     report.column_map, report.unmapped_columns = mres.column_map, mres.unmapped_columns
     report.notes += mres.notes
     for col in mres.unmapped_columns:
