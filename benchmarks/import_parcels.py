@@ -25,7 +25,7 @@ zone, duplicate codes in the batch and the store, overlaps within the batch AND 
 N/10 stored parcels, STRtree over their geometries loaded with one Core query) plus the
 all-or-nothing write of N
 parcels with their 一地一档 change-log rows and batch items. Peak memory is that child's
-``ru_maxrss``. The import must succeed (no errors), leaving 1.1·N parcels in the store.
+peak resident memory (VmHWM). The import must succeed (no errors), leaving 1.1·N parcels in the store.
 
 GeoPandas runs in its own fresh child on the same ``parcels.gpkg``: ``read_file`` + self
 ``sjoin(predicate="intersects")`` (pairs i ≠ j) — candidate pairs only, no overlap areas.
@@ -135,6 +135,15 @@ def prepare_target(db_path: Path, store_file: Path) -> int:
 
 # --------------------------------------------------------------------------- children
 def _maxrss_mib() -> float:
+    """This process's peak resident memory (MiB): VmHWM, which starts afresh at exec — unlike
+    ``ru_maxrss``, which a child started by ``subprocess`` inherits from the benchmark process
+    (that had just built the GeoPackages and so reported its own peak for GeoPandas)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
