@@ -11,7 +11,8 @@ with the reason “导入批次 N”; ``import_batches`` / ``import_batch_items`
 A row's 权利人 with a valid 统一社会信用代码 is written in the same transaction: the enterprise
 (created if unregistered) and an owner occupancy (new parcels; updated parcels without a
 current owner), Core bulk inserts with their change-log rows; undo finds them by that reason.
-Checks run on shapely arrays (see ``benchmarks/import_parcels.py``: 200,000 parcels ≈ 30 s).
+Checks run on shapely arrays (see ``benchmarks/import_parcels.py``: 200,000 parcels ≈ 20 s); reading,
+checking and importing pause the cyclic garbage collector (``services/gc_pause``).
 
 Callers act as a :class:`Principal` (a plain actor name acts with system rights): importing,
 listing and undoing need ``Action.EDIT_PARCELS``; a county admin or zone manager may only
@@ -83,6 +84,7 @@ from ..storage.schema import (
     utcnow,
 )
 from . import access, registry
+from .gc_pause import cyclic_gc_paused
 
 DEFAULT_OVERLAP_TOLERANCE_M2 = 1.0
 SLIVER_MIN_AREA_M2 = 10.0
@@ -630,6 +632,7 @@ def mapping_from_text(text: str) -> ImportMapping:
         raise ValidationFailed(Problem("映射文件", "mapping", _MAPPING_SHAPE, "bad_mapping")) from None
 
 
+@cyclic_gc_paused()
 def read_for_import(db: Database, path: str, *, county: str | None = None, **options) -> SourceBatch:
     """Read a file for import; with a county, its real boundary and longitude help the reader
     (6-digit GK eastings take the county's central meridian; GCJ-02 is checked against the
@@ -646,6 +649,7 @@ def read_for_import(db: Database, path: str, *, county: str | None = None, **opt
     return gis_read.read_source(path, **options)
 
 
+@cyclic_gc_paused()
 def dry_run(db: Database, batch: SourceBatch, *, mapping: ImportMapping | str | Path | None = None,
             county: str | None = None, zone: str | None = None, repair: bool = False, update: bool = False,
             overlap_tolerance_m2: float = DEFAULT_OVERLAP_TOLERANCE_M2,
@@ -661,6 +665,7 @@ def dry_run(db: Database, batch: SourceBatch, *, mapping: ImportMapping | str | 
         return _analyse(s, batch, **opts, viewer=viewer).report
 
 
+@cyclic_gc_paused()
 def import_batch(db: Database, batch: SourceBatch, *, actor: Principal | str,
                  mapping: ImportMapping | str | Path | None = None, county: str | None = None,
                  zone: str | None = None, repair: bool = False, update: bool = False,
