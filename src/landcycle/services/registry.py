@@ -118,8 +118,8 @@ def validate_parcels(s: Session, drafts: list[ParcelDraft],
         return j, ([] if p is None else [(p.field, p.message, p.code)])
 
     # A batch names a handful of (county, zone) pairs: each is resolved and checked once, as
-    # (county, zone, unknown county/zone problems, zone-outside-county problems), the problems
-    # as (field, message, code), made each row's own below.
+    # (county, zone, unknown county/zone problems, zone-outside-county problems, county code),
+    # the problems as (field, message, code), made each row's own below.
     places: dict[tuple[str, str | None], tuple] = {}
 
     def place(county_key: str, zone_key: str | None) -> tuple:
@@ -133,7 +133,8 @@ def validate_parcels(s: Session, drafts: list[ParcelDraft],
             apart = []
             if zone is not None and county is not None and zone.territory_county_id != county.id:
                 apart = [("zone_id", f"产业集聚区 {zone.name} 不在 {county.name} 境内", "invalid")]
-            hit = places[(county_key, zone_key)] = (county, zone, unknown, apart)
+            hit = places[(county_key, zone_key)] = (county, zone, unknown, apart,
+                                                    county.code if county is not None else None)
         return hit
 
     counties: list[Jurisdiction | None] = []
@@ -148,10 +149,10 @@ def validate_parcels(s: Session, drafts: list[ParcelDraft],
         elif code in existing and not allow_existing:
             problems.append(Problem(record, "code", "宗地代码已存在于登记库中", "duplicate"))
         seen.add(code)
-        county, zone, unknown, apart = place(d.county, d.zone)
+        county, zone, unknown, apart, county_code = place(d.county, d.zone)  # ORM reads once per pair
         if unknown:
             problems += [Problem(record, *p) for p in unknown]
-        if county is not None and len(code) == 19 and code[:6] != county.code:
+        if county_code is not None and len(code) == 19 and code[:6] != county_code:
             problems.append(Problem(record, "code",
                                     f"宗地代码前6位 {code[:6]} 与所属县(市、区) {county.name}（{county.code}）不符"))
         if apart:
@@ -199,14 +200,13 @@ def _outside_problems_many(records: list[str], geoms: np.ndarray, good: list[boo
     (county problems before zone problems, as there)."""
     out: list[list[Problem]] = [[] for _ in range(len(geoms))]
     for js, fld in ((counties, "county_id"), (zones, "zone_id")):
-        groups: dict[int, list[int]] = {}
-        by_id = {}
+        groups: dict[Any, list[int]] = {}  # by the (session-unique) ORM object: no attribute reads per row
         for i, j in enumerate(js):
-            if j is not None and good[i] and j.geometry is not None:
-                groups.setdefault(j.id, []).append(i)
-                by_id[j.id] = j
-        for jid, rows in groups.items():
-            j = by_id[jid]
+            if j is not None and good[i]:
+                groups.setdefault(j, []).append(i)
+        for j, rows in groups.items():
+            if j.geometry is None:
+                continue
             sel = np.array(rows)
             boundary = j.geometry
             shapely.prepare(boundary)
@@ -242,8 +242,12 @@ def parcel_columns(prepared: list[PreparedParcel], with_bbox: bool = True) -> di
     areas = np.array([p.area_m2 for p in prepared], dtype=float)
     cols.update(geometry=[p.geometry for p in prepared], area_m2=areas.tolist(),
                 area_mu=np.asarray(m2_to_mu(areas), dtype=float).tolist(),
-                gk_epsg=[p.gk_epsg for p in prepared], county_id=[p.county.id for p in prepared],
-                zone_id=[p.zone.id if p.zone else None for p in prepared])
+                gk_epsg=[p.gk_epsg for p in prepared])
+    ids = {None: None}  # jurisdiction → id, read from the ORM object once per jurisdiction
+    for j in {p.county for p in prepared} | {p.zone for p in prepared}:
+        if j is not None:
+            ids[j] = j.id
+    cols.update(county_id=[ids[p.county] for p in prepared], zone_id=[ids[p.zone] for p in prepared])
     if with_bbox and prepared:
         geoms = np.empty(len(prepared), dtype=object)
         geoms[:] = cols["geometry"]
