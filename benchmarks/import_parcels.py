@@ -30,7 +30,8 @@ peak resident memory (VmHWM). The import must succeed (no errors), leaving 1.1·
 GeoPandas runs in its own fresh child on the same ``parcels.gpkg``: ``read_file`` + self
 ``sjoin(predicate="intersects")`` (pairs i ≠ j) — candidate pairs only, no overlap areas.
 
-Prints per-run figures to stderr and the medians to stdout.
+Prints per-run figures to stderr and the medians to stdout; the ratio against the goal is the
+median of the per-run ratios (each run times both sides on the same machine state).
 """
 
 from __future__ import annotations
@@ -211,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(args.workdir) if args.workdir else Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         main_file, store_file = build_files(workdir, args.scale)
-        ours, gpd_times, rss, gpd_rss = [], [], [], []
+        ours, gpd_times, rss, gpd_rss, ratios = [], [], [], [], []
         for run in range(1, args.runs + 1):
             db_path = Path(tmp) / f"target_{run}.db"
             t0 = time.perf_counter()
@@ -225,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
             rss.append(r["maxrss_mib"])
             gpd_times.append(g["seconds"])
             gpd_rss.append(g["maxrss_mib"])
+            ratios.append(r["seconds"] / g["seconds"])
             print(f"  run {run}/{args.runs} [sqlite]: ours {r['seconds']:.1f} s (read {r['read']:.1f} s, "
                   f"validate+write {r['import']:.1f} s), {r['created']} created, {r['warnings']} warnings, "
                   f"{r['store_parcels_after']} parcels in the store, {r['change_log_rows']} change-log rows, "
@@ -237,8 +239,13 @@ def main(argv: list[str] | None = None) -> int:
     med, gmed = statistics.median(ours), statistics.median(gpd_times)
     print(f"import {args.scale} parcels (GeoPackage → SQLite, full validation): {med:.1f} s "
           f"(bar: {BAR_SECONDS} s); peak {max(rss):.0f} MiB (bar: {BAR_MIB} MiB)")
+    # Each run pairs our import with GeoPandas minutes apart on the same machine state; the
+    # median of those paired ratios is the figure against the goal (the ratio of the two
+    # medians is printed too: it mixes runs, so it moves with the machine between runs).
     print(f"GeoPandas read_file + sjoin(intersects): {gmed:.1f} s (peak {max(gpd_rss):.0f} MiB); "
-          f"ratio {med / gmed:.1f}× (goal ≤ {GOAL_RATIO}×)")
+          f"ratio {statistics.median(ratios):.1f}× (median of the per-run ratios "
+          f"{', '.join(f'{x:.1f}' for x in ratios)}; ratio of the medians {med / gmed:.1f}×; "
+          f"goal ≤ {GOAL_RATIO}×)")
     return 0
 
 

@@ -122,10 +122,12 @@ def parcel_geometry_problems_many(geoms) -> list[list[str]]:
     return parcel_geometry_checks(geoms)[0]
 
 
-def parcel_geometry_checks(geoms) -> tuple[list[list[str]], np.ndarray, np.ndarray]:
+def parcel_geometry_checks(geoms, known_valid=None) -> tuple[list[list[str]], np.ndarray, np.ndarray]:
     """Why each geometry cannot be a parcel boundary (Chinese), ``[]`` where it can; and, for
     every valid one, the geometry projected into its own GK zone and that zone's EPSG code
     (None / 0 elsewhere) — so a caller measures areas without projecting twice.
+    ``known_valid`` (optional boolean array): True where the caller already found that very
+    geometry valid, so GEOS need not check it again.
 
     Checks, in order: present, polygonal, in lon/lat inside China, valid (no
     self-intersection), positive area — with shapely array functions, so 10⁵ geometries
@@ -148,7 +150,12 @@ def parcel_geometry_checks(geoms) -> tuple[list[list[str]], np.ndarray, np.ndarr
         in_china = within_china(bounds[:, 0], bounds[:, 1], bounds[:, 2], bounds[:, 3])
     candidates = polygonal & in_china
     valid = np.zeros(len(arr), dtype=bool)
-    valid[candidates] = shapely.is_valid(arr[candidates])
+    check = candidates.copy()
+    if known_valid is not None:
+        known = candidates & np.asarray(known_valid, dtype=bool)
+        valid[known] = True
+        check &= ~known
+    valid[check] = shapely.is_valid(arr[check])
     positive = np.zeros(len(arr), dtype=bool)
     if valid.any():
         projected[valid], epsg[valid] = gk_project(arr[valid])

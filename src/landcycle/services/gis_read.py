@@ -240,7 +240,7 @@ def _read_vector(p: Path, driver: str, layer, encoding: str | None) -> SourceBat
 
     n = len(wkb) if wkb is not None else 0
     geoms = shapely.from_wkb(wkb) if n else np.zeros(0, dtype=object)
-    if n:
+    if n and shapely.has_z(geoms).any():  # rebuilding every geometry costs; most layers are 2D
         geoms = shapely.force_2d(geoms)
     attributes, columns = _rows(names, field_data, n)
     fid_list = [int(f) for f in fids] if fids is not None else list(range(n))

@@ -376,6 +376,7 @@ def _analyse(s: Session, batch: SourceBatch, mapping: ImportMapping | None, coun
     polygonal = present & np.isin(shapely.get_type_id(garr), (3, 6))  # Polygon, MultiPolygon
     invalid = np.zeros(len(geoms), dtype=bool)
     invalid[polygonal] = ~shapely.is_valid(garr[polygonal])
+    known_valid = polygonal & ~invalid  # told to the registry checks; a repaired geometry is checked again
     for i in np.flatnonzero(invalid):
         g = geoms[i]
         reason = shapely.is_valid_reason(g)
@@ -387,6 +388,7 @@ def _analyse(s: Session, batch: SourceBatch, mapping: ImportMapping | None, coun
                 polygonal[i] = False
                 continue
             geoms[i] = fixed
+            known_valid[i] = False
             polygonal[i] = fixed.geom_type in ("Polygon", "MultiPolygon")
             add(i, "geometry", "repaired", f"几何图形无效（{reason}），已按 make_valid 修复为有效的面，请核对")
         # else: reported by the registry checks below (with a hint)
@@ -399,6 +401,7 @@ def _analyse(s: Session, batch: SourceBatch, mapping: ImportMapping | None, coun
             i = int(pidx[k])
             if repair:
                 geoms[i] = dedup[k]
+                known_valid[i] = False
             add(i, "geometry", "duplicate_vertices",
                 f"有 {removed[k]} 个连续重复的界址点" + ("，已删除" if repair else "（可用 --repair 删除）"))
     # drafts: row values + CLI defaults; county falls back to the code's first 6 digits
@@ -414,7 +417,8 @@ def _analyse(s: Session, batch: SourceBatch, mapping: ImportMapping | None, coun
                 c = ""
         z = v.pop("zone", None) or zone
         drafts.append(ParcelDraft(geometry=geoms[i], county=c, zone=z, **v))
-    per, prepared = registry.validate_parcels(s, drafts, area_tolerance, allow_existing=update)
+    per, prepared = registry.validate_parcels(s, drafts, area_tolerance, allow_existing=update,
+                                              known_valid=known_valid)
     for i, ps in enumerate(per):
         for p in ps:
             msg = p.message

@@ -81,18 +81,20 @@ class PreparedParcel:
 
 def validate_parcels(s: Session, drafts: list[ParcelDraft],
                      area_tolerance: float = DEFAULT_AREA_TOLERANCE,
-                     allow_existing: bool = False) -> tuple[list[list[Problem]], list[PreparedParcel]]:
+                     allow_existing: bool = False, known_valid=None
+                     ) -> tuple[list[list[Problem]], list[PreparedParcel]]:
     """Every problem of every draft, per draft (same order), and the prepared rows; writes nothing.
 
     Checks format, geometry, vocabulary, stated area, unknown county/zone, parcel outside its
     county/zone, code not matching the county, duplicates in the batch and — unless
-    ``allow_existing`` (update batches) — in the store.
+    ``allow_existing`` (update batches) — in the store. ``known_valid``: a boolean array, True
+    where the caller has already found that very geometry valid (its check is not repeated).
 
     Vectorised for large batches: geometry checks, areas and containment run on shapely arrays
     (containment once per county/zone), jurisdictions are resolved once per distinct key and
     existing codes are looked up in chunks.
     """
-    geom_problems, projected, epsgs = parcel_geometry_checks([d.geometry for d in drafts])
+    geom_problems, projected, epsgs = parcel_geometry_checks([d.geometry for d in drafts], known_valid)
     per = [parcel_problems(d, area_tolerance, gp) for d, gp in zip(drafts, geom_problems)]
     good_geoms = [not gp for gp in geom_problems]
     idx = np.flatnonzero(good_geoms)
