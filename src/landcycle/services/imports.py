@@ -11,7 +11,7 @@ with the reason “导入批次 N”; ``import_batches`` / ``import_batch_items`
 A row's 权利人 with a valid 统一社会信用代码 is written in the same transaction: the enterprise
 (created if unregistered) and an owner occupancy (new parcels; updated parcels without a
 current owner), Core bulk inserts with their change-log rows; undo finds them by that reason.
-Checks run on shapely arrays (see ``benchmarks/import_parcels.py``: 200,000 parcels ≈ 20 s); reading,
+Checks run on shapely arrays (see ``benchmarks/import_parcels.py``: 200,000 parcels ≈ 17 s); reading,
 checking and importing pause the cyclic garbage collector (``services/gc_pause``).
 
 Callers act as a :class:`Principal` (a plain actor name acts with system rights): importing,
