@@ -37,7 +37,7 @@ from ..domain import disposal as rules
 from ..domain import progress as prog
 from ..domain.access import Principal, Role, as_principal
 from ..domain.disposal import DisposalMeasure, DisposalOutcome, EntrySource, EntryStatus, LedgerCategory, ReportStage
-from ..domain.errors import Forbidden, NotFound, Problem, Unauthorized, ValidationFailed
+from ..domain.errors import ConcurrentWrite, Forbidden, NotFound, Problem, Unauthorized, ValidationFailed
 from ..domain.rules import evaluation as ev_rules
 from ..domain.vocabulary import InefficiencyCategory, JurisdictionKind, LandState
 from ..storage.db import Database
@@ -594,6 +594,20 @@ def open_from_evaluation(db: Database, *, actor: Principal | str, run_id: int | 
     if day > today():
         raise ValidationFailed(Problem("从评价结果建立台账", "opened_on", f"立账日期 {day} 晚于今天，不能预先立账"))
     why = reason or (f"按评价批次 {run_id} 的认定结果建立处置台账" if run_id is not None else "按宗地现状建立处置台账")
+    # Idempotent: when a simultaneous opening takes one of the same (parcel, category) keys
+    # first, the database's unique index rolls this one back and a second pass skips that key.
+    for attempt in (1, 2):
+        try:
+            return _open_bulk(db, actor, run_id, states, day, why)
+        except IntegrityError:
+            if attempt == 2:
+                raise ConcurrentWrite("从评价结果建立台账", "部分宗地的同类台账") from None
+    raise AssertionError("unreachable")
+
+
+def _open_bulk(db: Database, actor: Principal, run_id: int | None, states: bool, day: date,
+               why: str) -> dict[str, Any]:
+    """One pass of :func:`open_from_evaluation`, in one transaction."""
     with db.transaction(actor=actor.actor, reason=why) as s:
         cands: list[tuple] = []
         if run_id is not None:
