@@ -408,3 +408,21 @@ def test_cli_compiles_publishes_and_keeps_history(db, world, tmp_path):
     run_cli(db.url, "supply-list", "revise", lid)
     hist = json.loads(run_cli(db.url, "supply-list", "history", "--json").output)["items"]
     assert [(x["edition"], x["status"]) for x in hist] == [(2, "draft"), (1, "published")]
+
+
+def test_summaries_split_the_entries_into_increment_and_stock(db, world):
+    """by_kind of a summary (what the editions page shows without reading every edition)
+    adds up the entries as the list prints them: 增量 = 储备/批而未供/续列, 存量 = 闲置/低效/收回."""
+    v = supply_lists.compile_list(db, 2021, "魏都区", "测试")
+    want = {"增量": [0, 0.0], "存量": [0, 0.0]}
+    for e in v["entries"]:
+        kind = "存量" if e["state"] in ("idle", "inefficient", "reclaimed") else "增量"
+        want[kind][0] += 1
+        want[kind][1] += e["area_mu"]
+    got = v["by_kind"]
+    assert {k: (x["entries"], x["area_mu"]) for k, x in got.items()} == {
+        k: (n, pytest.approx(mu, abs=1e-6)) for k, (n, mu) in want.items()}
+    assert got["增量"]["entries"] > 0 and got["存量"]["entries"] > 0
+    assert got["增量"]["entries"] + got["存量"]["entries"] == v["entry_count"]
+    [listed] = [x for x in supply_lists.history(db, "测试", year=2021)["items"] if x["id"] == v["id"]]
+    assert listed["by_kind"] == got

@@ -109,6 +109,12 @@ def test_county_admin_compiles_edits_publishes_and_revises(page, site, browser):
     inc = [e for e in draft["entries"] if e["category_label"].startswith("增量")]
     expect(page.locator("#edition-increment")).to_contain_text(f"{len(inc)} 宗" if inc else "—")
     expect(page.locator(f'#editions-table tr[data-id="{list_id}"] td.status')).to_have_text("草稿")
+    # the editions table shows the same split straight from the summaries (no read per edition)
+    stock = len(draft["entries"]) - len(inc)
+    expect(page.locator(f'#editions-table tr[data-id="{list_id}"] td.increment')).to_contain_text(
+        f"{len(inc)} 宗" if inc else "—")
+    expect(page.locator(f'#editions-table tr[data-id="{list_id}"] td.stock')).to_contain_text(
+        f"{stock} 宗" if stock else "—")
     first, second, gone = (e["code"] for e in draft["entries"][:3])
     row = page.locator(f'#entries-table tbody tr[data-code="{first}"]')
     expect(row.locator("td.code a")).to_have_attribute("href", f"/work/parcels/{first}")

@@ -49,6 +49,20 @@ def category_of(state: str) -> str | None:
     return state if state in CATEGORIES else None
 
 
+def kind_totals(entries) -> dict[str, dict[str, float]]:
+    """增量/存量 of a list: ``{"增量": {"entries": n, "area_mu": 亩}, "存量": {...}}`` from
+    ``(category, area_mu)`` pairs. Areas are added as a list prints them (2 decimals each), so
+    the parts add up to the total a reader sums by hand; a category outside CATEGORIES is 增量."""
+    out = {"增量": {"entries": 0, "area_mu": 0.0}, "存量": {"entries": 0, "area_mu": 0.0}}
+    for category, area_mu in entries:
+        kind = CATEGORIES.get(category, ("", "增量"))[1]
+        out[kind]["entries"] += 1
+        out[kind]["area_mu"] += round(float(area_mu or 0.0), 2)
+    for v in out.values():
+        v["area_mu"] = round(v["area_mu"], 2)
+    return out
+
+
 def category_label(category: str | None) -> str:
     """e.g. "存量·闲置土地"."""
     if category not in CATEGORIES:

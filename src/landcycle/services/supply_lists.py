@@ -188,13 +188,17 @@ def _step(lst: SupplyList, step: str, actor: str, comment: str | None = None) ->
 
 
 def list_summary(s: Session, lst: SupplyList) -> dict[str, Any]:
-    """An edition without its entries: status, document, who/when, counts and 亩."""
+    """An edition without its entries: status, document, who/when, counts and 亩 (also split
+    into 增量/存量, ``by_kind``: :func:`domain.supply_list.kind_totals`)."""
     j = s.get(Jurisdiction, lst.jurisdiction_id)
     n, mu = s.execute(select(func.count(SupplyListEntry.id), func.coalesce(func.sum(Parcel.area_mu), 0.0))
                       .join(Parcel, Parcel.id == SupplyListEntry.parcel_id)
                       .where(SupplyListEntry.list_id == lst.id)).one()
     current = s.scalar(select(func.count(SupplyListEntry.id)).where(SupplyListEntry.list_id == lst.id,
                                                                    SupplyListEntry.is_current.is_(True)))
+    kinds = sl.kind_totals(s.execute(select(SupplyListEntry.category, Parcel.area_mu)
+                                     .join(Parcel, Parcel.id == SupplyListEntry.parcel_id)
+                                     .where(SupplyListEntry.list_id == lst.id)).all())
     iso = lambda t: audit.as_utc(t).isoformat() if t else None  # noqa: E731
     return {
         "id": lst.id, "year": lst.year, "jurisdiction_code": j.code, "jurisdiction_name": j.name,
@@ -207,7 +211,7 @@ def list_summary(s: Session, lst: SupplyList) -> dict[str, Any]:
         "published_by": lst.published_by, "published_at": iso(lst.published_at),
         "superseded_by_id": lst.superseded_by_id, "superseded_at": iso(lst.superseded_at),
         "steps": list(lst.steps or []), "entry_count": int(n), "area_mu": round(float(mu), 2),
-        "current_entries": int(current or 0), "version": lst.version, "created_at": iso(lst.created_at),
+        "current_entries": int(current or 0), "by_kind": kinds, "version": lst.version, "created_at": iso(lst.created_at),
     }
 
 

@@ -59,22 +59,18 @@ function mayCompile() {
   return !!user && (user.role === 'city_admin' || user.role === 'county_admin');
 }
 
-/** 增量/存量 counts and 亩 of a list's entries (the category label starts with 增量/存量). */
-function split(entries) {
-  const out = { 增量: { n: 0, mu: 0 }, 存量: { n: 0, mu: 0 } };
-  for (const e of entries) {
-    const kind = String(e.category_label || '').startsWith('存量') ? '存量' : '增量';
-    out[kind].n += 1;
-    out[kind].mu += e.area_mu || 0;
-  }
-  return out;
+/** 增量/存量 counts and 亩 of a list, as the server adds them (by_kind of an edition's summary). */
+function split(lst) {
+  const k = lst.by_kind || {};
+  const part = (x) => ({ n: (x && x.entries) || 0, mu: (x && x.area_mu) || 0 });
+  return { 增量: part(k['增量']), 存量: part(k['存量']) };
 }
 
 function countText(c) {
   return c.n ? `${c.n} 宗 · ${num(c.mu)} 亩` : '—';
 }
 
-/** 增量 + 存量: the page adds the entries' areas as shown (2 decimals), so the parts sum to the total. */
+/** 增量 + 存量: each part already adds its entries' areas as shown (2 decimals), so the parts sum to the total. */
 function totalText(c) {
   return `${c['增量'].n + c['存量'].n} 宗 · ${num(c['增量'].mu + c['存量'].mu)} 亩`;
 }
@@ -105,7 +101,7 @@ function writeUrl() {
 
 // ---- editions -----------------------------------------------------------------------------
 
-function editionsTable(items, details) {
+function editionsTable(items) {
   const t = el('table', { class: 'data-table', id: 'editions-table' });
   t.append(el('caption', { text: `本账号可查看的清单版本（${items.length} 个）` }));
   const heads = ['年度', '辖区', '版次', '标题', '状态', '增量', '存量', '合计', '批准文件', ''];
@@ -113,16 +109,16 @@ function editionsTable(items, details) {
   const tbody = el('tbody');
   if (!items.length) tbody.append(el('tr', null, [el('td', { colspan: heads.length, class: 'empty', text: '暂无清单版本' })]));
   for (const x of items) {
-    const c = details[x.id] ? split(details[x.id].entries) : null;
+    const c = split(x);
     tbody.append(el('tr', { dataset: { id: x.id, status: x.status }, class: String(x.id) === state.id ? 'selected' : null }, [
       el('td', { class: 'year', text: String(x.year) }),
       el('td', { class: 'jurisdiction', text: x.jurisdiction_name }),
       el('td', { class: 'num edition-no', text: `第 ${x.edition} 版` }),
       el('td', { class: 'title', text: x.title }),
       el('td', { class: 'status' }, [statusTag(x.status)]),
-      el('td', { class: 'increment', text: c ? countText(c['增量']) : '…' }),
-      el('td', { class: 'stock', text: c ? countText(c['存量']) : '…' }),
-      el('td', { class: 'total', text: c ? totalText(c) : `${x.entry_count} 宗` }),
+      el('td', { class: 'increment', text: countText(c['增量']) }),
+      el('td', { class: 'stock', text: countText(c['存量']) }),
+      el('td', { class: 'total', text: totalText(c) }),
       el('td', { class: 'document', text: x.document ? `${x.document.number}（${x.document.date}）` : '—' }),
       el('td', null, [el('button', { type: 'button', class: 'btn btn-small btn-secondary', text: '查看', onclick: () => openEdition(x.id) })]),
     ]));
@@ -140,13 +136,7 @@ async function loadEditions() {
     if (seq !== loadSeq) return;
     items.forEach((x) => { known[x.id] = x; });
     fillYears(items);
-    // the 增量/存量 split needs the entries: one read per edition, in parallel
-    const details = {};
-    $('editions-wrap').replaceChildren(editionsTable(items, details));
-    const views = await Promise.all(items.map((x) => api(`/api/supply-lists/${x.id}`).catch(() => null)));
-    if (seq !== loadSeq) return;
-    views.forEach((v) => { if (v) details[v.id] = v; });
-    $('editions-wrap').replaceChildren(editionsTable(items, details));
+    $('editions-wrap').replaceChildren(editionsTable(items));
   } catch (err) {
     if (seq === loadSeq) {
       say($('message'), err.message, 'error');
@@ -229,7 +219,7 @@ function documentText(d) {
 }
 
 function editionFacts(lst) {
-  const c = split(lst.entries);
+  const c = split(lst);
   const name = (id) => (known[id] ? `第 ${known[id].edition} 版（${known[id].year} 年度 · ${known[id].jurisdiction_name}）` : `清单 ${id}`);
   const link = (id, text) => el('button', { type: 'button', class: 'btn-link', text, onclick: () => openEdition(id) });
   return el('dl', { class: 'facts' }, [
@@ -485,7 +475,7 @@ function entriesTable(lst) {
     ]));
   });
   t.append(tbody);
-  const c = split(lst.entries);
+  const c = split(lst);
   t.append(el('tfoot', null, [el('tr', null, [
     el('td', { colspan: 3, text: `合计 ${lst.entries.length} 宗` }),
     el('td', { class: 'num', text: num(c['增量'].mu + c['存量'].mu) }),
