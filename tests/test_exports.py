@@ -212,6 +212,7 @@ def test_bad_options_are_chinese_validation_errors(parcels, tmp_path):
                         ({"path": tmp_path / "x.gpkg", "fmt": "shp"}, "format"),
                         ({"path": tmp_path / "x.gpkg", "crs": "EPSG:nonsense"}, "crs"),
                         ({"path": tmp_path / "x.shp", "encoding": "KLINGON"}, "encoding"),
+                        ({"path": tmp_path / "x.dxf", "encoding": "\x00"}, "encoding"),  # fuzzer-found 500
                         ({"path": tmp_path / "x.gpkg", "state": "坏"}, "state"),
                         ({"path": tmp_path / "x.gpkg", "zone": "不存在的园区"}, "zone")):
         path = kwargs.pop("path")

@@ -65,6 +65,10 @@ def test_gbk_shapefile_without_cpg_is_detected(tmp_path):
     override = read_source(shp, encoding="GBK")
     assert [a["名称"] for a in override.attributes] == NAMES
     assert any("指定" in n for n in override.notes)
+    for bad in ("KLINGON", "\x00"):  # a NUL made codecs raise ValueError (500 before)
+        with pytest.raises(ValidationFailed) as exc:
+            read_source(shp, encoding=bad)
+        assert exc.value.problems[0].field == "encoding"
 
 
 def test_cpg_is_honoured_and_utf8_detected(tmp_path):

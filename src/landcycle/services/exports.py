@@ -170,7 +170,7 @@ def _check_encoding(encoding: str) -> str:
 
     try:
         codecs.lookup(encoding)
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL in the name (found by the API fuzzer)
         raise _fail("encoding", f"无法识别的编码“{encoding}”（应如 UTF-8 或 GBK）", "bad_encoding") from None
     return encoding.upper()
 

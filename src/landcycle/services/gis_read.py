@@ -98,7 +98,7 @@ def _codec(name: str) -> str | None:
         n = "cp" + n[5:].strip()
     try:
         return codecs.lookup(n).name
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL in the name
         return None
 
 
