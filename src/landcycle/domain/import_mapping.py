@@ -259,6 +259,11 @@ def land_use_code(value) -> str:
 _BLANK = object()  # an empty cell: no value, no problem
 
 
+def _value_of(hit):
+    """What a converted cell gives its row: the value, or _BLANK (empty or unconvertible)."""
+    return _BLANK if hit is _BLANK or hit[1] is not None else hit[0]
+
+
 def _keyed(raws: list, uraws: list | None) -> tuple[list, Any]:
     """Memo keys of a column's cells (with their unit cells) and how to get ``(raw, unit raw)``
     back from a key: the values themselves when the column holds one type, else with their
@@ -307,14 +312,14 @@ def map_rows(mapping: ImportMapping, attributes: list[dict[str, Any]],
         try:
             keys, cells = _keyed(raws, uraws)
             memo = {k: convert(*cells(k)) for k in dict.fromkeys(keys)}  # each distinct cell once
-            value_of = {k: _BLANK if h is _BLANK or h[1] is not None else h[0] for k, h in memo.items()}
+            value_of = {k: _value_of(h) for k, h in memo.items()}
             col_values = list(map(value_of.__getitem__, keys))
             hits = None
             if any(h is not _BLANK and h[1] is not None for h in memo.values()):
                 hits = list(map(memo.__getitem__, keys))
         except TypeError:  # an unhashable cell value: convert every cell
             hits = [convert(r, u) for r, u in zip(raws, uraws or [None] * len(raws))]
-            col_values = [_BLANK if h is _BLANK or h[1] is not None else h[0] for h in hits]
+            col_values = [_value_of(h) for h in hits]
         if hits is not None:  # some cells could not be converted: a problem of each such row
             for out, hit in zip(rows, hits):
                 if hit is not _BLANK and hit[1] is not None:

@@ -719,11 +719,11 @@ def import_batch(db: Database, batch: SourceBatch, *, actor: Principal | str,
         s.flush()  # parcels a patched/ORM write_parcel added
         _write_owners(s, an, [parcel.id for parcel, *_ in items])
         for a in range(0, len(items), _CHUNK_ROWS):
-            part = items[a:a + _CHUNK_ROWS]
+            parcels, codes, actions, sids = zip(*items[a:a + _CHUNK_ROWS])
             insert_columns(s.connection(), ImportBatchItem.__table__, {
-                "batch_id": [rec.id] * len(part), "parcel_id": [parcel.id for parcel, *_ in part],
-                "parcel_code": [code for _, code, _, _ in part], "action": [action for _, _, action, _ in part],
-                "source_id": [sid[:200] for *_, sid in part], "version_after": [parcel.version for parcel, *_ in part]})
+                "batch_id": [rec.id] * len(parcels), "parcel_id": [p.id for p in parcels], "parcel_code": codes,
+                "action": actions, "source_id": [sid[:200] for sid in sids],
+                "version_after": [p.version for p in parcels]})
         batch_id = rec.id
     return ImportResult(batch_id, report.to_create, report.to_update, report)
 

@@ -191,14 +191,13 @@ def list_summary(s: Session, lst: SupplyList) -> dict[str, Any]:
     """An edition without its entries: status, document, who/when, counts and 亩 (also split
     into 增量/存量, ``by_kind``: :func:`domain.supply_list.kind_totals`)."""
     j = s.get(Jurisdiction, lst.jurisdiction_id)
-    n, mu = s.execute(select(func.count(SupplyListEntry.id), func.coalesce(func.sum(Parcel.area_mu), 0.0))
-                      .join(Parcel, Parcel.id == SupplyListEntry.parcel_id)
-                      .where(SupplyListEntry.list_id == lst.id)).one()
+    entries = s.execute(select(SupplyListEntry.category, Parcel.area_mu)
+                        .join(Parcel, Parcel.id == SupplyListEntry.parcel_id)
+                        .where(SupplyListEntry.list_id == lst.id)).all()
+    n, mu = len(entries), sum(float(a or 0.0) for _c, a in entries)
     current = s.scalar(select(func.count(SupplyListEntry.id)).where(SupplyListEntry.list_id == lst.id,
                                                                    SupplyListEntry.is_current.is_(True)))
-    kinds = sl.kind_totals(s.execute(select(SupplyListEntry.category, Parcel.area_mu)
-                                     .join(Parcel, Parcel.id == SupplyListEntry.parcel_id)
-                                     .where(SupplyListEntry.list_id == lst.id)).all())
+    kinds = sl.kind_totals(entries)
     iso = lambda t: audit.as_utc(t).isoformat() if t else None  # noqa: E731
     return {
         "id": lst.id, "year": lst.year, "jurisdiction_code": j.code, "jurisdiction_name": j.name,

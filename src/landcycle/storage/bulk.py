@@ -22,6 +22,13 @@ from sqlalchemy import Connection, Date, DateTime, Table, bindparam, insert
 from .spatial import GeometryColumn
 
 
+def each_distinct(values: Sequence[Any], convert) -> list[Any]:
+    """``convert`` applied to every non-None value, computed once per distinct value (a bulk
+    write repeats a handful of dates — one timestamp for all rows); None stays None."""
+    done = {v: convert(v) for v in set(values) if v is not None}
+    return [None if v is None else done[v] for v in values]
+
+
 def _column_values(conn: Connection, column, values: Sequence[Any]) -> Sequence[Any]:
     """``values`` as the driver must receive them for ``column`` (its bind processor applied)."""
     dialect = conn.dialect
@@ -37,9 +44,7 @@ def _column_values(conn: Connection, column, values: Sequence[Any]) -> Sequence[
     if proc is None:
         return values
     if isinstance(column.type, (Date, DateTime)):
-        # A bulk write repeats a handful of dates (one timestamp for all rows): convert each once.
-        done = {v: proc(v) for v in set(values) if v is not None}
-        return [None if v is None else done[v] for v in values]
+        return each_distinct(values, proc)
     return [None if v is None else proc(v) for v in values]
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import Date, DateTime, event, inspect, insert
 from sqlalchemy.orm import Session
 
 from .schema import Base, ChangeLog, Parcel, utcnow
-from .bulk import insert_columns
+from .bulk import each_distinct, insert_columns
 from .spatial import GeometryColumn
 
 #: Columns that change on every write and say nothing to a reader of the archive.
@@ -184,7 +184,6 @@ def _afters(mapped, keys: list[str], columns: Mapping[str, Sequence[Any]]) -> li
             arr[:] = values
             values = shapely.to_wkt(arr, rounding_precision=-1).tolist()  # == BaseGeometry.wkt
         elif isinstance(kind, (Date, DateTime)):
-            iso = {v: v.isoformat() for v in set(values) if v is not None}
-            values = [None if v is None else iso[v] for v in values]
+            values = each_distinct(values, lambda v: v.isoformat())
         after_columns.append(values)
     return [dict(zip(keys, row)) for row in zip(*after_columns)]
